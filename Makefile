@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
+	ROTBGR_BLOCK_QT=1 $(BIN)/python -m pytest -q -p no:pytestqt tests/core
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests
 
 test: lint unit
