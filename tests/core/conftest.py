@@ -1,6 +1,6 @@
 """tests/core must pass without Qt: with ROTBGR_BLOCK_QT=1, importing Qt fails here.
 
-`make test` runs tests/core that way (and without the pytest-qt plugin), as if Qt
+`make test` runs tests/core that way (with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1, so pytest-qt is not loaded), as if Qt
 were not installed, then runs the whole suite normally.
 """
 
@@ -24,5 +24,6 @@ class _QtBlocker(importlib.abc.MetaPathFinder):
 
 if os.environ.get("ROTBGR_BLOCK_QT") == "1":
     if any(name.split(".")[0] in _BLOCKED for name in sys.modules):
-        raise RuntimeError("Qt was imported before tests/core started; run with -p no:pytestqt")
+        loaded = sorted(n for n in sys.modules if n.split(".")[0] in _BLOCKED)
+        raise RuntimeError(f"Qt was imported before tests/core started ({loaded}); set PYTEST_DISABLE_PLUGIN_AUTOLOAD=1")
     sys.meta_path.insert(0, _QtBlocker())
