@@ -25,5 +25,5 @@ class _QtBlocker(importlib.abc.MetaPathFinder):
 if os.environ.get("ROTBGR_BLOCK_QT") == "1":
     if any(name.split(".")[0] in _BLOCKED for name in sys.modules):
         loaded = sorted(n for n in sys.modules if n.split(".")[0] in _BLOCKED)
-        raise RuntimeError(f"Qt was imported before tests/core started ({loaded}); set PYTEST_DISABLE_PLUGIN_AUTOLOAD=1")
+        raise RuntimeError(f"Qt was imported before tests/core started: {loaded}")
     sys.meta_path.insert(0, _QtBlocker())
