@@ -172,12 +172,12 @@ TUX_SKIP_TOP = frozenset({"symbols", "space", "naturalforces"})
 
 #: Documentation PDFs: package -> maximum pages rendered per PDF.
 DOC_PACKAGES = {
-    "texlive-latex-base-doc": 4,
-    "texlive-lang-japanese": 6,
-    "texlive-lang-arabic": 7,
-    "texlive-lang-chinese": 6,
-    "texlive-lang-cyrillic": 7,
-    "texlive-lang-other": 7,
+    "texlive-latex-base-doc": 6,
+    "texlive-lang-japanese": 8,
+    "texlive-lang-arabic": 9,
+    "texlive-lang-chinese": 8,
+    "texlive-lang-cyrillic": 9,
+    "texlive-lang-other": 9,
 }
 DOC_LONG_SIDE = 1600
 IMAGE_MAX_SIDE = 2048
@@ -395,9 +395,9 @@ def _save_image(item: Item, out_dir: Path) -> dict | None:
 
 def _page_ok(gray: np.ndarray) -> bool:
     """Keep pages with enough ink whose text lines run horizontally (skip blank and sideways pages)."""
-    ink = gray < 160
+    ink = gray < 200
     frac = float(ink.mean())
-    if frac < 0.01 or frac > 0.5:
+    if frac < 0.004 or frac > 0.5:
         return False
     rows = ink.mean(axis=1)
     cols = ink.mean(axis=0)
