@@ -1,0 +1,1 @@
+"""RotBGR desktop application (PySide6)."""

@@ -1,0 +1,215 @@
+"""The ``rotbgr`` command line (``shared/SPEC.md`` section 3).
+
+Results go to stdout, progress and logs to stderr.  Exit status: 0 when every
+input succeeded, 1 when some failed and the rest were processed, 2 for bad
+usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors exit with the SPEC's usage status."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print usage and exit 2."""
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _unit_float(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _quality(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError("must be between 1 and 100")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``rotbgr`` argument parser."""
+    parser = _Parser(prog="rotbgr", description="Find how much images are rotated and put them upright.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+        p.add_argument("--batch-size", type=_positive_int, default=8, help="images per model batch")
+        p.add_argument("--weights", default=None, help="weights file, or 'classical' (default: shipped model)")
+        p.add_argument("--exif", action="store_true", help="apply EXIF orientation before predicting")
+
+    predict = sub.add_parser("predict", help="print the predicted correction of each image")
+    predict.add_argument("--format", choices=("jsonl", "csv", "table"), default="jsonl")
+    common(predict)
+    predict.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or globs")
+
+    fix = sub.add_parser("fix", help="write corrected copies of the images")
+    fix.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or globs")
+    fix.add_argument("--output", required=True, help="output folder (created if missing)")
+    fix.add_argument("--crop", choices=("inscribed", "expand", "none"), default=None,
+                     help="canvas after a non-right-angle turn (default: inscribed for photos, expand for documents)")
+    fix.add_argument("--min-confidence", type=_unit_float, default=0.0,
+                     help="leave images below this confidence uncorrected and mark them for review")
+    fix.add_argument("--below-confidence", choices=("copy", "skip"), default="copy",
+                     help="what to do with images under --min-confidence (default: copy unchanged)")
+    fix.add_argument("--suffix", default="_rotated", help="added to output file names")
+    fix.add_argument("--quality", type=_quality, default=None, help="JPEG/WebP quality (default: the input's, else 95)")
+    fix.add_argument("--format", dest="out_format", choices=("keep", "jpeg", "png", "tiff", "webp"), default="keep")
+    common(fix)
+
+    gui = sub.add_parser("gui", help="open the desktop application")
+    gui.add_argument("folder", nargs="?", default=None)
+
+    serve = sub.add_parser("serve", help="serve predictions over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--device", default="auto")
+    serve.add_argument("--weights", default=None)
+
+    train = sub.add_parser("train", help="train or fine-tune the model", add_help=False)
+    train.add_argument("args", nargs=argparse.REMAINDER)
+    evaluate = sub.add_parser("eval", help="score weights on a labelled folder", add_help=False)
+    evaluate.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _stdout() -> TextIO:
+    """Stdout that passes non-UTF-8 file-name bytes through unchanged."""
+    stream = sys.stdout
+    if isinstance(stream, io.TextIOWrapper):
+        stream.reconfigure(errors="surrogateescape")
+    return stream
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def _printable(path: str) -> str:
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _load(args: argparse.Namespace) -> object:
+    from rotbgr_core.predictor import load_predictor
+
+    return load_predictor(args.weights, args.device)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """``rotbgr predict``: one line per item on stdout, in input order."""
+    from rotbgr_core.pipeline import iter_predictions
+    from rotbgr_core.predictor import DeviceError, Predictor
+    from rotbgr_core.progress import StderrProgress
+
+    try:
+        predictor = _load(args)
+    except (DeviceError, FileNotFoundError) as exc:
+        _err(f"rotbgr: error: {exc}")
+        return EXIT_USAGE
+    assert isinstance(predictor, Predictor)
+    out = _stdout()
+    failed = 0
+    writer = csv.writer(out) if args.format == "csv" else None
+    if writer is not None:
+        writer.writerow(["path", "angle", "mirrored", "confidence", "error"])
+    elif args.format == "table":
+        out.write(f"{'angle':>8}  {'mirror':6}  {'conf':>5}  path\n")
+    for result in iter_predictions(args.inputs, predictor, args.batch_size, args.exif, StderrProgress()):
+        record = result.to_record()
+        if not result.ok:
+            failed += 1
+            _err(f"rotbgr: {_printable(result.path)}: {record['error']}")
+        if args.format == "jsonl":
+            out.write(json.dumps(record) + "\n")
+        elif writer is not None:
+            writer.writerow([record[k] if record[k] is not None else "" for k in
+                             ("path", "angle", "mirrored", "confidence", "error")])
+        elif result.ok:
+            out.write(f"{record['angle']:>8.2f}  {'yes' if record['mirrored'] else 'no':6}  "
+                      f"{record['confidence']:>5.2f}  {_printable(result.path)}\n")
+        else:
+            out.write(f"{'-':>8}  {'-':6}  {'-':>5}  {_printable(result.path)}  ERROR: {record['error']}\n")
+        out.flush()
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def run_fix(args: argparse.Namespace) -> int:
+    """``rotbgr fix``: corrected copies plus ``report.jsonl``."""
+    from rotbgr_core.export import FixOptions, fix_inputs
+    from rotbgr_core.predictor import DeviceError, Predictor
+    from rotbgr_core.progress import StderrProgress
+
+    try:
+        predictor = _load(args)
+    except (DeviceError, FileNotFoundError) as exc:
+        _err(f"rotbgr: error: {exc}")
+        return EXIT_USAGE
+    assert isinstance(predictor, Predictor)
+    options = FixOptions(
+        output_dir=args.output,
+        crop=args.crop,
+        min_confidence=args.min_confidence,
+        below_confidence=args.below_confidence,
+        suffix=args.suffix,
+        quality=args.quality,
+        out_format=args.out_format,
+        batch_size=args.batch_size,
+        apply_exif=args.exif,
+    )
+    status: int = fix_inputs(args.inputs, predictor, options, progress=StderrProgress(), log=_err)
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rotbgr`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "predict":
+        return run_predict(args)
+    if args.command == "fix":
+        return run_fix(args)
+    if args.command == "gui":
+        from rotbgr_core.launch import launch_gui
+
+        return launch_gui(args.folder)
+    if args.command == "serve":
+        from rotbgr_core.service import serve
+
+        return serve(args.host, args.port, args.weights, args.device)
+    if args.command == "train":
+        from rotbgr_core.training.train import main as train_main
+
+        return int(train_main(args.args) or 0)
+    if args.command == "eval":
+        from rotbgr_core.training.evaluate import main as eval_main
+
+        return int(eval_main(args.args) or 0)
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

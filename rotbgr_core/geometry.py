@@ -1,0 +1,220 @@
+"""Geometry of RotBGR: the angle convention and the image corrections.
+
+The convention (``shared/SPEC.md`` section 2), written here once:
+
+    upright = mirror_h ** mirrored ( rotate_ccw(input, angle) )
+
+* ``rotate_ccw`` turns the image counter-clockwise, as displayed, by ``angle``
+  degrees: the direction of Pillow's ``Image.rotate(angle)``.
+* ``angle`` lies in ``[-180, 180)``; ``mirror_h`` flips left-right; the rotation
+  comes first, then the mirror.
+* Hence an input made from an upright image ``U`` as
+  ``mirror_h**m(U).rotate(-a, expand=True)`` has the answer ``(a, m)``.
+
+Exact multiples of 90 degrees and mirrors are done by transposition (no
+resampling).  Other angles are split into quarter turns (transposition) plus a
+residual in ``[-45, 45)`` that is resampled once, bicubically, at full
+resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from PIL import Image
+
+#: Angles closer than this to a multiple of 90 degrees are treated as exact.
+EXACT_TOLERANCE_DEG = 1e-6
+
+
+class CropMode(StrEnum):
+    """How the canvas is chosen after a non-right-angle rotation."""
+
+    INSCRIBED = "inscribed"
+    EXPAND = "expand"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """An angle split into counter-clockwise quarter turns plus a residual."""
+
+    quarter_turns: int
+    residual: float
+
+    @property
+    def is_exact(self) -> bool:
+        """Whether the residual is zero, so the correction is lossless."""
+        return abs(self.residual) < EXACT_TOLERANCE_DEG
+
+
+def normalize_angle(angle: float) -> float:
+    """Map any angle in degrees to ``[-180, 180)``."""
+    wrapped = math.fmod(angle + 180.0, 360.0)
+    if wrapped < 0:
+        wrapped += 360.0
+    result = wrapped - 180.0
+    return -180.0 if result >= 180.0 else result
+
+
+def angle_difference(a: float, b: float) -> float:
+    """Absolute circular difference between two angles, in ``[0, 180]``."""
+    return abs(normalize_angle(a - b))
+
+
+def decompose(angle: float) -> Decomposition:
+    """Split ``angle`` into quarter turns (0..3, ccw) and a residual in [-45, 45)."""
+    turns = math.floor((angle + 45.0) / 90.0)
+    residual = angle - 90.0 * turns
+    if abs(residual) < EXACT_TOLERANCE_DEG:
+        residual = 0.0
+    return Decomposition(quarter_turns=turns % 4, residual=residual)
+
+
+_QUARTER_TRANSPOSE = {
+    1: Image.Transpose.ROTATE_90,
+    2: Image.Transpose.ROTATE_180,
+    3: Image.Transpose.ROTATE_270,
+}
+
+
+def exact_transpose_ops(angle: float, mirrored: bool) -> list[Image.Transpose]:
+    """Pillow transpositions that perform an exact correction, in order.
+
+    Raises:
+        ValueError: if ``angle`` is not a multiple of 90 degrees.
+    """
+    parts = decompose(angle)
+    if not parts.is_exact:
+        raise ValueError(f"{angle} degrees is not a multiple of 90")
+    ops: list[Image.Transpose] = []
+    if parts.quarter_turns:
+        ops.append(_QUARTER_TRANSPOSE[parts.quarter_turns])
+    if mirrored:
+        ops.append(Image.Transpose.FLIP_LEFT_RIGHT)
+    return ops
+
+
+def inscribed_size(width: int, height: int, angle: float) -> tuple[int, int]:
+    """Largest centred, axis-aligned ``width:height`` box inside the rotated image.
+
+    The box keeps the input's aspect ratio and lies wholly inside the content of a
+    ``width x height`` image turned by ``angle`` degrees, so no corner is empty.
+    """
+    theta = math.radians(angle)
+    cos_t, sin_t = abs(math.cos(theta)), abs(math.sin(theta))
+    scale = min(
+        width / (width * cos_t + height * sin_t),
+        height / (width * sin_t + height * cos_t),
+    )
+    # Shave a pixel so resampled edge pixels never bleed into the crop.
+    return max(1, math.floor(width * scale) - 1), max(1, math.floor(height * scale) - 1)
+
+
+def border_colour(image: Image.Image) -> tuple[int, ...] | int | float:
+    """Estimate the page or scene background from the image's outer border.
+
+    Uses the per-channel median of a thin frame around the image, which is the
+    paper (or scanner bed) colour for documents.
+    """
+    array = np.asarray(image)
+    band = max(1, min(image.width, image.height) // 50)
+    frame = np.concatenate(
+        [
+            array[:band].reshape(-1, *array.shape[2:]),
+            array[-band:].reshape(-1, *array.shape[2:]),
+            array[:, :band].reshape(-1, *array.shape[2:]),
+            array[:, -band:].reshape(-1, *array.shape[2:]),
+        ]
+    )
+    medians = np.median(frame, axis=0)
+    if np.ndim(medians) == 0:
+        value = float(medians)
+        return value if image.mode == "F" else int(round(value))
+    return tuple(int(round(float(v))) for v in medians)
+
+
+_RESAMPLABLE_MODES = {"L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "I", "F", "La", "RGBa"}
+
+
+def _rotate_residual(
+    image: Image.Image, residual: float, crop: CropMode
+) -> Image.Image:
+    """Rotate by a residual angle with bicubic resampling and apply the crop mode."""
+    original_mode = image.mode
+    work = image
+    if original_mode == "1":
+        work = image.convert("L")
+    elif original_mode == "P":
+        work = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif original_mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        work = image.convert("I")
+    elif original_mode not in _RESAMPLABLE_MODES:
+        work = image.convert("RGB")
+    fill = border_colour(work)
+    width, height = work.size
+    if crop is CropMode.NONE:
+        rotated = work.rotate(
+            residual, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=fill
+        )
+    else:
+        rotated = work.rotate(
+            residual, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill
+        )
+        if crop is CropMode.INSCRIBED:
+            box_w, box_h = inscribed_size(width, height, residual)
+            left = (rotated.width - box_w) // 2
+            top = (rotated.height - box_h) // 2
+            rotated = rotated.crop((left, top, left + box_w, top + box_h))
+    if original_mode == "1":
+        return rotated.point(lambda v: 255 if v >= 128 else 0).convert("1")
+    if original_mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        clipped = np.clip(np.asarray(rotated), 0, 65535).astype(np.uint16)
+        sixteen = Image.fromarray(clipped)
+        return sixteen if original_mode == "I;16" else sixteen.convert(original_mode)
+    return rotated
+
+
+def correct_image(
+    image: Image.Image,
+    angle: float,
+    mirrored: bool,
+    crop: CropMode | str = CropMode.EXPAND,
+) -> Image.Image:
+    """Return the upright image for a prediction ``(angle, mirrored)``.
+
+    Quarter turns and the mirror are exact transpositions; only a residual
+    rotation is resampled (bicubic), with ``crop`` deciding the canvas.
+    """
+    crop = CropMode(crop)
+    parts = decompose(normalize_angle(angle))
+    result = image
+    if parts.quarter_turns:
+        result = result.transpose(_QUARTER_TRANSPOSE[parts.quarter_turns])
+    if not parts.is_exact:
+        result = _rotate_residual(result, parts.residual, crop)
+    if mirrored:
+        result = result.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return result
+
+
+def make_rotated(
+    upright: Image.Image, angle: float, mirrored: bool, fill: tuple[int, ...] | int = 0
+) -> Image.Image:
+    """Build an input whose answer is ``(angle, mirrored)`` from an upright image.
+
+    The inverse of :func:`correct_image` (with ``expand`` crop), used to make test
+    and training examples: ``mirror_h**m(U).rotate(-angle, expand=True)``.
+    """
+    work = upright.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirrored else upright
+    parts = decompose(normalize_angle(-angle))
+    if parts.is_exact:
+        if parts.quarter_turns:
+            work = work.transpose(_QUARTER_TRANSPOSE[parts.quarter_turns])
+        return work
+    return work.rotate(
+        -angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill
+    )

@@ -1,0 +1,336 @@
+"""Finding input items and decoding them, safely, for prediction and export.
+
+An *item* is one image to predict: a file, or one page of a PDF or a
+multi-page TIFF (shown as ``FILE#page=N``, N from 1).  Every failure becomes an
+:class:`ImageReadError` with a one-line reason that names no Python internals.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+import warnings
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
+
+#: Suffixes searched for in folders (lower case).
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
+)
+PDF_SUFFIXES = frozenset({".pdf"})
+SUPPORTED_SUFFIXES = IMAGE_SUFFIXES | PDF_SUFFIXES
+
+#: Images above this many pixels are refused (a decompression-bomb guard).
+MAX_PIXELS = 300_000_000
+#: Long side of the image handed to predictors.
+PREDICTION_SIZE = 1024
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class ImageReadError(Exception):
+    """An input that cannot be read, with a short human reason."""
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One image to process: a file, or a page (1-based) of a paged file."""
+
+    file: str
+    page: int | None = None
+    page_count: int = 1
+
+    @property
+    def display_path(self) -> str:
+        """The path as the SPEC writes it: ``FILE`` or ``FILE#page=N``."""
+        return self.file if self.page is None else f"{self.file}#page={self.page}"
+
+    @property
+    def is_pdf(self) -> bool:
+        """Whether the item is a PDF page."""
+        return Path(self.file).suffix.lower() in PDF_SUFFIXES
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """An input argument that yields no item (missing path, unreadable file)."""
+
+    path: str
+    error: str
+
+
+def is_supported(path: str) -> bool:
+    """Whether a file name has a supported suffix."""
+    return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def _walk_folder(folder: str) -> Iterator[str]:
+    """Supported files under ``folder``, recursively, in a stable sorted order."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as exc:
+        raise ImageReadError(f"cannot list folder: {exc.strerror or exc}") from exc
+    subfolders: list[str] = []
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=True):
+                subfolders.append(entry.path)
+            elif entry.is_file(follow_symlinks=True) and is_supported(entry.name):
+                yield entry.path
+        except OSError:
+            continue
+    for sub in subfolders:
+        try:
+            yield from _walk_folder(sub)
+        except ImageReadError:
+            continue
+
+
+def expand_inputs(inputs: Iterable[str]) -> Iterator[str | InputProblem]:
+    """Turn command-line inputs (files, folders, globs) into file paths.
+
+    Paths are kept exactly as given (folder children are joined onto the given
+    folder), so non-UTF-8 bytes survive as surrogate escapes.
+    """
+    for raw in inputs:
+        if Path(raw).is_dir():
+            try:
+                yield from _walk_folder(raw)
+            except ImageReadError as exc:
+                yield InputProblem(raw, str(exc))
+        elif os.path.lexists(raw):
+            yield raw
+        elif glob.has_magic(raw):
+            matches = sorted(glob.glob(raw, recursive=True))  # noqa: PTH207 - absolute patterns
+            if not matches:
+                yield InputProblem(raw, "no file matches this pattern")
+            for match in matches:
+                if Path(match).is_dir():
+                    yield from _walk_folder(match)
+                elif is_supported(match):
+                    yield match
+        else:
+            yield InputProblem(raw, "no such file or folder")
+
+
+def count_pages(path: str) -> int:
+    """Number of pages in a PDF or TIFF (1 for other images)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in PDF_SUFFIXES:
+        import pypdfium2 as pdfium
+
+        try:
+            document = pdfium.PdfDocument(path)
+        except Exception as exc:  # pypdfium2 raises its own PdfiumError
+            raise ImageReadError(f"cannot open PDF: {_short(exc)}") from exc
+        try:
+            return len(document)
+        finally:
+            document.close()
+    if suffix in (".tif", ".tiff"):
+        with _open_image(path) as image:
+            return int(getattr(image, "n_frames", 1))
+    return 1
+
+
+def iter_items(inputs: Iterable[str]) -> Iterator[InputItem | InputProblem]:
+    """Items for the inputs, in order: one per image, one per PDF/TIFF page."""
+    for entry in expand_inputs(inputs):
+        if isinstance(entry, InputProblem):
+            yield entry
+            continue
+        suffix = Path(entry).suffix.lower()
+        if suffix in PDF_SUFFIXES or suffix in (".tif", ".tiff"):
+            try:
+                pages = count_pages(entry)
+            except ImageReadError as exc:
+                yield InputProblem(entry, str(exc))
+                continue
+            if suffix in PDF_SUFFIXES or pages > 1:
+                if pages == 0:
+                    yield InputProblem(entry, "the PDF has no pages")
+                for page in range(1, pages + 1):
+                    yield InputItem(entry, page, pages)
+                continue
+        yield InputItem(entry)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def _open_image(path: str) -> Image.Image:
+    """Open an image file lazily, mapping every failure to a clear reason."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise ImageReadError(f"cannot read file: {exc.strerror or exc}") from exc
+    if Path(path).is_dir():
+        raise ImageReadError("is a folder, not an image file")
+    if size == 0:
+        raise ImageReadError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"image too large to process safely ({_short(exc)})") from exc
+    except Image.DecompressionBombWarning as exc:
+        raise ImageReadError(f"image too large to process safely ({_short(exc)})") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageReadError("not a supported image (unrecognised or corrupt data)") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"cannot read image: {_short(exc)}") from exc
+    if image.width * image.height > MAX_PIXELS:
+        image.close()
+        raise ImageReadError(
+            f"image too large to process safely ({image.width}x{image.height} pixels)"
+        )
+    return image
+
+
+def _load(image: Image.Image) -> None:
+    """Decode pixel data, mapping decoder failures to clear reasons."""
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, zlib.error, EOFError) as exc:
+        message = _short(exc)
+        if "truncated" in message.lower():
+            raise ImageReadError("truncated image data (file is incomplete)") from exc
+        if "crc" in message.lower():
+            raise ImageReadError("corrupt image data (bad checksum)") from exc
+        raise ImageReadError(f"corrupt image data: {message}") from exc
+    except MemoryError as exc:
+        raise ImageReadError("not enough memory to decode this image") from exc
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Normalise any Pillow mode to 8-bit sRGB-ish RGB for prediction.
+
+    CMYK uses its embedded ICC profile when present; transparency is laid on
+    white; 16-bit and float images are scaled by their range.
+    """
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode == "CMYK":
+        icc = image.info.get("icc_profile")
+        if icc:
+            try:
+                source = ImageCms.ImageCmsProfile(_bytes_io(icc))
+                target = ImageCms.createProfile("sRGB")
+                converted = ImageCms.profileToProfile(image, source, target, outputMode="RGB")
+                if converted is not None:
+                    return converted
+            except (ImageCms.PyCMSError, OSError, ValueError):
+                pass
+        return image.convert("RGB")
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        mode == "P" and "transparency" in image.info
+    ):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        import numpy as np
+
+        array = np.asarray(image.convert("F") if mode != "F" else image, dtype=np.float32)
+        low, high = float(np.percentile(array, 0.5)), float(np.percentile(array, 99.5))
+        if high <= low:
+            high = low + 1.0
+        scaled = np.clip((array - low) * (255.0 / (high - low)), 0, 255).astype(np.uint8)
+        return Image.fromarray(scaled, "L").convert("RGB")
+    return image.convert("RGB")
+
+
+def _bytes_io(data: bytes) -> io.BytesIO:
+    return io.BytesIO(data)
+
+
+def _render_pdf_page(path: str, page: int, long_side: int | None, dpi: float | None) -> Image.Image:
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(path)
+    except Exception as exc:
+        raise ImageReadError(f"cannot open PDF: {_short(exc)}") from exc
+    try:
+        pdf_page = document[page - 1]
+        width, height = pdf_page.get_size()  # points
+        if long_side is not None:
+            scale = long_side / max(width, height, 1.0)
+        else:
+            scale = (dpi or 150.0) / 72.0
+        bitmap = pdf_page.render(scale=scale, draw_annots=True)
+        rendered: Image.Image = bitmap.to_pil().convert("RGB")
+        return rendered
+    except ImageReadError:
+        raise
+    except Exception as exc:
+        raise ImageReadError(f"cannot render PDF page {page}: {_short(exc)}") from exc
+    finally:
+        document.close()
+
+
+def load_for_prediction(
+    item: InputItem | str, max_side: int = PREDICTION_SIZE, apply_exif: bool = False
+) -> Image.Image:
+    """Decode an item as RGB with its long side at most ``max_side`` pixels.
+
+    JPEGs decode at reduced size in the DCT domain (draft mode) and large images
+    are reduced right after decoding, so full-size pixels are never kept around.
+    EXIF orientation is ignored unless ``apply_exif`` is set (SPEC section 2).
+    """
+    if isinstance(item, str):
+        item = InputItem(item)
+    if item.is_pdf:
+        return _render_pdf_page(item.file, item.page or 1, max_side, None)
+    image = _open_image(item.file)
+    try:
+        if item.page is not None:
+            try:
+                image.seek(item.page - 1)
+            except EOFError as exc:
+                raise ImageReadError(f"page {item.page} does not exist") from exc
+        if image.format == "JPEG" and image.mode in ("RGB", "L", "CMYK"):
+            image.draft(image.mode, (max_side, max_side))
+        _load(image)
+        if apply_exif:
+            image = ImageOps.exif_transpose(image)
+        if max(image.size) > max_side:
+            factor = max(image.size) / max_side
+            if factor >= 2 and image.mode not in ("P", "1"):
+                image = image.reduce(int(factor))
+            if image.mode in ("1", "P"):
+                image = to_rgb(image)
+            image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+        return to_rgb(image)
+    finally:
+        image.close()
+
+
+def load_full(item: InputItem | str, pdf_dpi: float | None = None) -> Image.Image:
+    """Decode an item at full resolution, in its own mode (for export).
+
+    PDF pages are rendered at ``pdf_dpi`` (default: the page's own image
+    resolution when it has one, else 300 dpi).
+    """
+    if isinstance(item, str):
+        item = InputItem(item)
+    if item.is_pdf:
+        return _render_pdf_page(item.file, item.page or 1, None, pdf_dpi or 300.0)
+    image = _open_image(item.file)
+    if item.page is not None:
+        try:
+            image.seek(item.page - 1)
+        except EOFError as exc:
+            raise ImageReadError(f"page {item.page} does not exist") from exc
+    _load(image)
+    return image
