@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -198,8 +199,18 @@ def split_of(group_id: str) -> str:
 
 
 def group_of(source_id: str) -> str:
-    """Return the split group of a source id (drops the ``#page`` suffix of document pages)."""
-    return source_id.split("#", 1)[0]
+    """Return the split group of a source id.
+
+    Drops the ``#page`` suffix of document pages (a PDF is one group), and merges scratch's numbered near-duplicate
+    backgrounds (``brick-wall1``/``brick-wall2``, ``basketball-court1-a``/``-b``...) into one group so that no
+    near-copy of a dev image is trained on.
+    """
+    group = source_id.split("#", 1)[0]
+    if group.startswith(f"scratch:{SCRATCH_BG}/"):
+        head, _, name = group.rpartition("/")
+        stem, dot, ext = name.rpartition(".")
+        group = f"{head}/{re.sub(r'[0-9]*(-[ab])?$', '', stem)}{dot}{ext}"
+    return group
 
 
 @dataclass(frozen=True)
