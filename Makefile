@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
+	ROTBGR_BLOCK_QT=1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m pytest -q tests/core
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests
 
 test: lint unit
