@@ -844,7 +844,8 @@ class MainWindow(QMainWindow):
             return
         counts = self.session.counts()
         total = len(self.session)
-        low = sum(1 for i in self.session.items if matches(i, ItemFilter.LOW_CONFIDENCE, self.prefs.confidence_threshold))
+        threshold = self.prefs.confidence_threshold
+        low = sum(1 for i in self.session.items if matches(i, ItemFilter.LOW_CONFIDENCE, threshold))
         parts = [f"<b style='color:#e3e6ea'>{total:,}</b> images"]
         for state in ItemState:
             if counts[state]:
