@@ -78,9 +78,9 @@ class GeneratorWorker(QRunnable):
         try:
             generator = self.fn(self.cancel_flag)
             for value in generator:
+                self.signals.yielded.emit(value)  # work already done is always reported
                 if self.cancel_flag.is_cancelled():
                     break
-                self.signals.yielded.emit(value)
         except Exception as exc:  # noqa: BLE001 - reported to the UI, never lost
             self.signals.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
         finally:
