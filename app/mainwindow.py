@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,12 +39,15 @@ from app.inference import InferenceService, PredictorFactory, RateMeter, default
 from app.itemsmodel import ItemsModel
 from app.model import Item, ItemFilter, ItemState, Session, SessionStore, SortKey, matches, write_decisions
 from app.preview import PreviewService
+from app.qtcompat import protect_singletons
 from app.scan import scan_folder
 from app.settings import AppPaths, Preferences, app_paths, load_preferences, save_preferences, window_state
 from app.thumbnails import ThumbnailService, cache_pixels
 from app.workers import GeneratorWorker, Pool
 
 PAGE_WELCOME, PAGE_GRID, PAGE_DETAIL = 0, 1, 2
+#: How often Python hands the GIL between threads: short, so the UI thread waits little for workers.
+SWITCH_INTERVAL_S = 0.001
 MAX_RECENT = 10
 
 SORTS = (
@@ -63,6 +68,21 @@ FILTERS = (
     ("Exported", ItemFilter.EXPORTED, ""),
     ("Errors", ItemFilter.ERROR, ""),
 )
+
+
+def preload_decoders() -> None:
+    """Import the image plugins now, in the UI thread, before workers start.
+
+    Otherwise the first worker to open an image imports them all while holding the
+    interpreter lock, and the UI stalls for that long.
+    """
+    from PIL import Image
+
+    Image.init()
+    try:
+        import pypdfium2  # noqa: F401
+    except ImportError:
+        pass
 
 
 class Banner(QFrame):
@@ -101,6 +121,10 @@ class MainWindow(QMainWindow):
         predictor_factory: PredictorFactory | None = None,
     ) -> None:
         """A window whose files live under ``paths`` and whose model comes from ``predictor_factory``."""
+        protect_singletons()
+        preload_decoders()
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         super().__init__()
         self.paths = paths or app_paths()
         self.prefs: Preferences = load_preferences(self.paths)
@@ -120,6 +144,7 @@ class MainWindow(QMainWindow):
         self._export_dialog: ExportDialog | None = None
         self._pending_select: str | None = None
         self._rate = RateMeter()
+        self._last_progress = 0.0
         self._closed = False
 
         self.model = ItemsModel(self)
@@ -161,7 +186,7 @@ class MainWindow(QMainWindow):
 
         self._save_timer = QTimer(self, singleShot=True, timeout=self.save_session_now)
         self._order_timer = QTimer(self, singleShot=True, interval=1500, timeout=self._refresh_order)
-        self._status_timer = QTimer(self, singleShot=True, interval=120, timeout=self._update_counts)
+        self._status_timer = QTimer(self, singleShot=True, interval=250, timeout=self._update_counts)
         self._priority_timer = QTimer(self, singleShot=True, interval=120, timeout=self._send_priorities)
 
         self.setWindowTitle("RotBGR")
@@ -393,6 +418,7 @@ class MainWindow(QMainWindow):
         self.selection.selectionChanged.connect(lambda *_: self._schedule_priorities())
         self.grid.verticalScrollBar().valueChanged.connect(lambda _v: self._schedule_priorities())
         self.model.modelReset.connect(self._on_model_reset)
+        self.model.rowsInserted.connect(lambda *_: self._update_actions())
         self.model.layoutChanged.connect(self._on_layout_changed)
         self.detail.angle_edited.connect(self._on_angle_edited)
 
@@ -593,6 +619,10 @@ class MainWindow(QMainWindow):
     def _on_progress(self, done: int, total: int) -> None:
         if total <= 0:
             return
+        now = time.monotonic()
+        if done < total and now - self._last_progress < 0.25:
+            return  # a progress bar repaints at once: a few times a second is enough
+        self._last_progress = now
         self.progress_bar.show()
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(done)

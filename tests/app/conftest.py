@@ -24,6 +24,14 @@ def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _qt_workarounds(qapp: object) -> None:
+    """PySide6 6.12 on Python 3.11 leaks references to None; see app/qtcompat.py."""
+    from app.qtcompat import protect_singletons
+
+    protect_singletons()
+
+
 @pytest.fixture(scope="session")
 def _session_loop(qapp: object) -> Iterator[asyncio.AbstractEventLoop]:
     """One qasync loop for the whole run, marked as running while pytest-qt processes Qt events.
