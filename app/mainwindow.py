@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QCoreApplication, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -139,6 +139,7 @@ class MainWindow(QMainWindow):
         self.inference = InferenceService(factory, self.prefs.device, self.prefs.batch_size, self)
         self.exporter = ExportService(self)
         self.scan_pool = Pool("scan", 1)
+        self.save_pool = Pool("save", 1)
         self._scan_worker: GeneratorWorker | None = None
         self._open_task: asyncio.Future[None] | None = None
         self._export_dialog: ExportDialog | None = None
@@ -184,7 +185,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
 
-        self._save_timer = QTimer(self, singleShot=True, timeout=self.save_session_now)
+        self._save_timer = QTimer(self, singleShot=True, timeout=lambda: self.save_session_now(wait=False))
         self._order_timer = QTimer(self, singleShot=True, interval=1500, timeout=self._refresh_order)
         self._status_timer = QTimer(self, singleShot=True, interval=250, timeout=self._update_counts)
         self._priority_timer = QTimer(self, singleShot=True, interval=120, timeout=self._send_priorities)
@@ -825,15 +826,33 @@ class MainWindow(QMainWindow):
         if not self._save_timer.isActive() or self._save_timer.remainingTime() > delay:
             self._save_timer.start(delay)
 
-    def save_session_now(self) -> None:
-        """Write the session file now (it is also saved shortly after every change)."""
+    def save_session_now(self, wait: bool = True) -> None:
+        """Write the session file (atomically).
+
+        With ``wait`` it is written before this returns (closing, switching folders); otherwise
+        the state is copied now and written by the saver thread, so the UI never waits for the disk.
+        """
         self._save_timer.stop()
         if self.session is None or not len(self.session):
             return
-        try:
-            self.store.save(self.session)
-        except OSError as exc:
-            self.statusBar().showMessage(f"Could not save the review: {exc}", 8000)
+        folder, data = self.session.folder, self.session.to_json()
+        if wait:
+            self.save_pool.pool.waitForDone(10_000)
+            try:
+                self.store.write(folder, data)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Could not save the review: {exc}", 8000)
+            return
+
+        def write(_cancel: object) -> Iterator[str]:
+            try:
+                self.store.write(folder, data)
+            except OSError as exc:
+                yield f"Could not save the review: {exc}"
+
+        worker = GeneratorWorker(write, "save")  # type: ignore[arg-type]
+        worker.signals.yielded.connect(lambda message: self.statusBar().showMessage(message, 8000))
+        self.save_pool.start(worker)
 
     # -- state of the UI -------------------------------------------------------------------------------------------
 
@@ -1079,7 +1098,7 @@ class MainWindow(QMainWindow):
     def open_dropped(self, paths: Sequence[str]) -> None:
         """Open what was dropped."""
         first = Path(paths[0])
-        if first.is_dir():
+        if first.is_dir() or not first.exists():
             self.open_folder(str(first))
         else:
             self.open_folder(str(first.parent), select=str(first.absolute()))
@@ -1095,12 +1114,12 @@ class MainWindow(QMainWindow):
             self._open_task.cancel()
         if self._scan_worker is not None:
             self._scan_worker.cancel()
-        self.exporter.cancel()
-        self.inference.cancel()
-        self.save_session_now()
-        self.exporter.shutdown()
+        self.exporter.shutdown()  # the file being written is finished (or removed), then it stops
         self.inference.shutdown()
         self.scan_pool.drain()
+        QCoreApplication.sendPostedEvents()  # take in the results that finished meanwhile (e.g. exported files)
+        self.save_session_now(wait=True)
+        self.save_pool.pool.waitForDone(10_000)
         self.thumbnails.shutdown()
         self.previews.shutdown()
         for timer in (self._save_timer, self._order_timer, self._status_timer, self._priority_timer):
