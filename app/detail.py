@@ -175,7 +175,8 @@ class ImagePane(QGraphicsView):
         if self.corrected:
             crop = crop_rect(width, height, angle, self.crop)
             outside = QPainterPath()
-            outside.addRect(bounds.united(crop).adjusted(-2, -2, 2, 2))
+            outside.addPolygon(self.pixmap_item.mapToScene(self.pixmap_item.boundingRect()))
+            outside.closeSubpath()
             inside = QPainterPath()
             inside.addRect(crop)
             self._shade.setPath(outside.subtracted(inside))
@@ -709,7 +710,9 @@ class DetailView(QWidget):
             if item.page is not None:
                 details.append(f"page {item.page} of {item.page_count}")
             folder = str(Path(item.file).parent)
+            folder = self.subtitle.fontMetrics().elidedText(folder, Qt.TextElideMode.ElideMiddle, 270)
             self.subtitle.setText(" · ".join(details) + ("\n" if details else "") + folder)
+            self.subtitle.setToolTip(item.file)
             state = item.state
             colour = theme.STATE_COLOURS[state]
             self.state_chip.setText(theme.STATE_LABELS[state].upper())

@@ -75,6 +75,9 @@ class SettingsDialog(QDialog):
         if not has_cuda:
             self.device.model().item(2).setEnabled(False)  # type: ignore[attr-defined]
         form.addRow("Device", self.device)
+        device_note = QLabel("A CUDA GPU was found." if has_cuda else "No CUDA GPU found: the model runs on the CPU.")
+        device_note.setObjectName("muted")
+        form.addRow("", device_note)
         self.batch = QSpinBox()
         self.batch.setRange(1, 256)
         self.batch.setToolTip("Images per model batch: larger is faster on a GPU, uses more memory")
@@ -104,6 +107,10 @@ class SettingsDialog(QDialog):
         self.threshold.setDecimals(2)
         self.threshold.setToolTip("Items below this confidence are marked for review")
         form.addRow("Confidence threshold", self.threshold)
+        threshold_note = QLabel("Images below it are outlined in amber or red and counted as low confidence.")
+        threshold_note.setObjectName("muted")
+        threshold_note.setWordWrap(True)
+        form.addRow("", threshold_note)
         thumb_row = QHBoxLayout()
         self.thumb = QSlider(Qt.Orientation.Horizontal)
         self.thumb.setRange(96, 320)
@@ -116,6 +123,7 @@ class SettingsDialog(QDialog):
         thumb_row.addWidget(self.thumb_label)
         form.addRow("Thumbnail size", thumb_row)
         layout.addLayout(form)
+        layout.addSpacing(14)
         layout.addStretch(1)
 
         buttons = QDialogButtonBox(

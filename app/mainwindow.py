@@ -216,13 +216,11 @@ class MainWindow(QMainWindow):
         bar.setIconSize(QSize(20, 20))
         a = self.actions
         self.open_button = self._tool_button(a.open, text=True)
-        self.open_button.setText("Open")
         self.open_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.recent_menu = QMenu("Open &Recent", self)
         self.open_button.setMenu(self.recent_menu)
         bar.addWidget(self.open_button)
         export_button = self._tool_button(a.export, text=True)
-        export_button.setText("Export")
         bar.addWidget(export_button)
         bar.addSeparator()
         for name in ("view_grid", "view_detail"):
@@ -241,6 +239,7 @@ class MainWindow(QMainWindow):
         for text, key, _ in SORTS:
             self.sort_combo.addItem(text, key)
         self.sort_combo.setToolTip("Order of the images (Ctrl+1 … Ctrl+4)")
+        self.sort_combo.setMinimumWidth(205)
         bar.addWidget(self.sort_combo)
         bar.addWidget(self._label(theme.icon("filter")))
         self.filter_combo = QComboBox()
@@ -253,7 +252,8 @@ class MainWindow(QMainWindow):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Find by name  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.search.setMaximumWidth(220)
+        self.search.setMinimumWidth(170)
+        self.search.setMaximumWidth(240)
         self.search.addAction(theme.icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         bar.addWidget(self.search)
 
@@ -264,7 +264,7 @@ class MainWindow(QMainWindow):
         self.size_slider = QSlider(Qt.Orientation.Horizontal)
         self.size_slider.setRange(96, 320)
         self.size_slider.setSingleStep(8)
-        self.size_slider.setFixedWidth(110)
+        self.size_slider.setFixedWidth(90)
         self.size_slider.setValue(self.prefs.thumbnail_size)
         self.size_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.size_slider.setToolTip("Thumbnail size (Ctrl+= / Ctrl+-)")
@@ -1004,12 +1004,24 @@ class MainWindow(QMainWindow):
             return self._export_dialog
         rows = sorted({i.row() for i in self.selection.selectedIndexes()})
         selection = [k for k in (self.model.key_at(r) for r in rows) if k]
-        dialog = ExportDialog(self.session, selection, self.prefs, self.exporter, self)
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        session = self.session
+        dialog = ExportDialog(session, selection, self.prefs, self.exporter, self)
+        dialog.setWindowModality(Qt.WindowModality.NonModal)  # review can go on while it writes
         dialog.finished.connect(lambda _r: save_preferences(self.prefs, self.paths))
+        dialog.export_finished.connect(lambda: self._save_after_export(session))
         self._export_dialog = dialog
         dialog.open()
         return dialog
+
+    def _save_after_export(self, session: Session) -> None:
+        """Record what was exported, even if another folder was opened meanwhile."""
+        if session is self.session:
+            self.save_session_now(wait=False)
+        else:
+            try:
+                self.store.save(session)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Could not save the review: {exc}", 8000)
 
     def export_decisions(self, path: str | None = None) -> Path | None:
         """Save every item's decision as CSV or JSONL (by the file's suffix)."""
