@@ -36,7 +36,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -91,6 +93,7 @@ class FixOptions:
     out_format: str = "keep"
     batch_size: int = 8
     apply_exif: bool = False
+    workers: int = 0  # export threads; 0: one per CPU (at most 4)
 
 
 @dataclass(frozen=True)
@@ -758,6 +761,29 @@ def _export_group(decisions: list[Decision], options: FixOptions, layout: Output
     return _guarded(lambda: _export_tiff_pages(decisions, options, layout), decisions)
 
 
+def _groups(decisions: Iterable[Decision], cancel: CancelToken | None) -> Iterator[list[Decision]]:
+    """Decisions grouped per output file: one item, or the pages of one document."""
+    group: list[Decision] = []
+    for decision in decisions:
+        if cancel is not None and cancel.is_cancelled():
+            return
+        item = decision.item
+        if group and (item.page is None or item.file != group[0].item.file):
+            yield group
+            group = []
+        group.append(decision)
+        if item.page is None or item.page >= item.page_count:
+            yield group
+            group = []
+    if group and not (cancel is not None and cancel.is_cancelled()):
+        yield group
+
+
+def default_workers() -> int:
+    """Export threads: one per CPU, at most 4 (each holds a full-size image)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def export_decisions(
     decisions: Iterable[Decision],
     options: FixOptions,
@@ -767,23 +793,31 @@ def export_decisions(
     """Export decisions in order, one record per decision.
 
     Consecutive pages of one PDF or multi-page TIFF go into one output
-    document (pages without a decision are kept unchanged in it).
+    document (pages without a decision are kept unchanged in it).  Files are
+    written by ``options.workers`` threads (Pillow and libjpeg-turbo release
+    the GIL), with at most that many images in flight; records still come in
+    input order.  Cancelling stops before the next item; outputs already being
+    written are finished and reported.
     """
     layout = layout or OutputLayout(options.output_dir, options.suffix)
-    group: list[Decision] = []
-    for decision in decisions:
-        if cancel is not None and cancel.is_cancelled():
-            break
-        item = decision.item
-        if group and (item.page is None or item.file != group[0].item.file):
+    workers = options.workers or default_workers()
+    groups = _groups(decisions, cancel)
+    if workers <= 1:
+        for group in groups:
             yield from _export_group(group, options, layout)
-            group = []
-        group.append(decision)
-        if item.page is None or item.page >= item.page_count:
-            yield from _export_group(group, options, layout)
-            group = []
-    if group and not (cancel is not None and cancel.is_cancelled()):
-        yield from _export_group(group, options, layout)
+        return
+    pending: deque[Future[list[ExportRecord]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rotbgr-export") as pool:
+        try:
+            for group in groups:
+                pending.append(pool.submit(_export_group, group, options, layout))
+                while len(pending) > workers:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def export_item(

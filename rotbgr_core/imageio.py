@@ -11,6 +11,7 @@ import glob
 import io
 import os
 import re
+import threading
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
@@ -30,6 +31,9 @@ SUPPORTED_SUFFIXES = IMAGE_SUFFIXES | PDF_SUFFIXES
 MAX_PIXELS = 300_000_000
 #: Long side of the image handed to predictors.
 PREDICTION_SIZE = 1024
+
+#: PDFium is not thread-safe, not even across documents: every use holds this lock.
+PDFIUM_LOCK = threading.RLock()
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # Our own check (in _open_image) refuses what Pillow would only warn about; a
@@ -129,14 +133,15 @@ def count_pages(path: str) -> int:
     if suffix in PDF_SUFFIXES:
         import pypdfium2 as pdfium
 
-        try:
-            document = pdfium.PdfDocument(path)
-        except Exception as exc:  # pypdfium2 raises its own PdfiumError
-            raise ImageReadError(f"cannot open PDF: {_short(exc)}") from exc
-        try:
-            return len(document)
-        finally:
-            document.close()
+        with PDFIUM_LOCK:
+            try:
+                document = pdfium.PdfDocument(path)
+            except Exception as exc:  # pypdfium2 raises its own PdfiumError
+                raise ImageReadError(f"cannot open PDF: {_short(exc)}") from exc
+            try:
+                return len(document)
+            finally:
+                document.close()
     if suffix in (".tif", ".tiff"):
         with _open_image(path) as image:
             return int(getattr(image, "n_frames", 1))
@@ -291,6 +296,11 @@ def _bytes_io(data: bytes) -> io.BytesIO:
 
 
 def _render_pdf_page(path: str, page: int, long_side: int | None, dpi: float | None) -> Image.Image:
+    with PDFIUM_LOCK:
+        return _render_pdf_page_unlocked(path, page, long_side, dpi)
+
+
+def _render_pdf_page_unlocked(path: str, page: int, long_side: int | None, dpi: float | None) -> Image.Image:
     import pypdfium2 as pdfium
 
     try:

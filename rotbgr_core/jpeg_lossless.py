@@ -14,9 +14,11 @@ mirrored)`` with the SPEC's meaning: ``upright = mirror_h**m(rotate_ccw(input,
 
 from __future__ import annotations
 
-import math
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from rotbgr_core.geometry import decompose, normalize_angle
 from rotbgr_core.metadata import EXIF_HEADER, patch_exif, patch_xmp
@@ -117,6 +119,15 @@ def ijg_table(base: Sequence[int], quality: int) -> list[int]:
     return [min(255, max(1, (value * scale + 50) // 100)) for value in base]
 
 
+@functools.cache
+def _ijg_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Log of libjpeg's luminance and chrominance tables for qualities 1..100."""
+    return tuple(  # type: ignore[return-value]
+        np.log(np.array([ijg_table(base, quality) for quality in range(1, 101)], dtype=np.float64))
+        for base in (STD_LUMINANCE, STD_CHROMINANCE)
+    )
+
+
 def estimate_quality(qtables: Mapping[int, Sequence[int]] | None) -> int | None:
     """Estimate the IJG quality (1..100) a JPEG was saved with from its tables.
 
@@ -132,16 +143,10 @@ def estimate_quality(qtables: Mapping[int, Sequence[int]] | None) -> int | None:
     tables = [list(qtables[key]) for key in sorted(qtables)][:2]
     if any(len(table) != 64 or min(table) < 1 for table in tables):
         return None
-    bases = (STD_LUMINANCE, STD_CHROMINANCE)[: len(tables)]
-    best_quality, best_error = 95, math.inf
-    for quality in range(1, 101):
-        error = 0.0
-        for table, base in zip(tables, bases, strict=True):
-            reference = ijg_table(base, quality)
-            error += sum(math.log(a / b) ** 2 for a, b in zip(table, reference, strict=True))
-        if error < best_error - 1e-12:
-            best_quality, best_error = quality, error
-    return best_quality
+    error = np.zeros(100)
+    for table, reference in zip(tables, _ijg_tables(), strict=False):
+        error += ((np.log(np.asarray(table, dtype=np.float64))[None, :] - reference) ** 2).sum(axis=1)
+    return int(np.argmin(error)) + 1
 
 
 def _segments(data: bytes) -> list[tuple[int, int, int]]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from rotbgr_core.geometry import CropMode, border_colour, decompose, inscribed_size, normalize_angle
-from rotbgr_core.imageio import ImageReadError
+from rotbgr_core.imageio import PDFIUM_LOCK, ImageReadError
 
 #: Border colours at least this light on every channel need no fill (the page is white).
 _WHITE_ENOUGH = 250
@@ -130,6 +130,13 @@ def write_corrected_pdf(
     Raises:
         ImageReadError: if the PDF cannot be opened or a page cannot be changed.
     """
+    with PDFIUM_LOCK:
+        return _write_corrected_pdf(source, corrections, out)
+
+
+def _write_corrected_pdf(
+    source: str, corrections: Mapping[int, PageCorrection], out: IO[bytes]
+) -> dict[int, PageOutcome]:
     document = _open(source)
     outcomes: dict[int, PageOutcome] = {}
     try:
@@ -170,8 +177,9 @@ def page_count(source: str) -> int:
     Raises:
         ImageReadError: if it cannot be opened.
     """
-    document = _open(source)
-    try:
-        return len(document)
-    finally:
-        document.close()
+    with PDFIUM_LOCK:
+        document = _open(source)
+        try:
+            return len(document)
+        finally:
+            document.close()
