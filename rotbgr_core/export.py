@@ -427,7 +427,7 @@ def _save_options(
         options["dpi"] = (round(float(dpi[0]), 4), round(float(dpi[1]), 4))
     exif = info.get("exif")
     if isinstance(exif, bytes | bytearray) and exif and fmt in ("JPEG", "PNG", "WEBP"):
-        options["exif"] = patch_exif(bytes(exif), image.size)
+        options["exif"] = patch_exif(bytes(exif), image.size, swapped)
     xmp = info.get("xmp")
     if isinstance(xmp, bytes | bytearray) and xmp and fmt in ("JPEG", "WEBP"):
         options["xmp"] = patch_xmp(bytes(xmp))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rotbgr_core.geometry import decompose, normalize_angle
-from rotbgr_core.metadata import EXIF_HEADER, patch_exif, patch_xmp
+from rotbgr_core.metadata import EXIF_HEADER, patch_exif, patch_xmp, swap_jfif_density
 
 #: The IJG (libjpeg) base quantisation tables of Annex K, in natural order.
 STD_LUMINANCE = (
@@ -186,20 +186,23 @@ def frame_info(data: bytes) -> tuple[int, int, int, int, bool]:
     raise LosslessUnavailable("JPEG frame header not found")
 
 
-def reset_orientation(data: bytes, size: tuple[int, int] | None = None) -> bytes:
+def reset_orientation(data: bytes, size: tuple[int, int] | None = None, swapped: bool = False) -> bytes:
     """A JPEG stream whose EXIF (and XMP) Orientation is 1, patched in place.
 
     Args:
         data: the JPEG file.
         size: the image's new ``(width, height)`` for the EXIF pixel dimensions.
+        swapped: the axes were exchanged: exchange the X and Y resolutions too.
     """
     out = bytearray(data)
     for marker, start, end in _segments(data):
-        if marker != 0xE1:
-            continue
         body = data[start + 4 : end]
-        if body.startswith(EXIF_HEADER):
-            patched = patch_exif(body, size)
+        if marker == 0xE0 and swapped:
+            patched = swap_jfif_density(body)
+        elif marker != 0xE1:
+            continue
+        elif body.startswith(EXIF_HEADER):
+            patched = patch_exif(body, size, swapped)
         elif body.startswith(_XMP_HEADER):
             patched = patch_xmp(body)
         else:
@@ -233,4 +236,4 @@ def transform_jpeg(data: bytes, turn: Turn) -> bytes:
             ) from exc
         raise LosslessUnavailable(f"libjpeg-turbo cannot transform this file: {exc}") from exc
     new_size = (height, width) if turn.swaps_axes else (width, height)
-    return reset_orientation(out, new_size)
+    return reset_orientation(out, new_size, turn.swaps_axes)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 EXIF_HEADER = b"Exif\x00\x00"
 TAG_ORIENTATION = 0x0112
+TAG_X_RESOLUTION = 0x011A
+TAG_Y_RESOLUTION = 0x011B
 TAG_EXIF_IFD = 0x8769
 TAG_PIXEL_X = 0xA002
 TAG_PIXEL_Y = 0xA003
@@ -82,7 +84,7 @@ def exif_orientation(exif: bytes | None) -> int:
     return 1
 
 
-def patch_exif(exif: bytes, size: tuple[int, int] | None = None) -> bytes:
+def patch_exif(exif: bytes, size: tuple[int, int] | None = None, swap_resolution: bool = False) -> bytes:
     r"""EXIF with Orientation set to 1 and, if given, the pixel size updated.
 
     Everything else is kept byte for byte.  Unreadable EXIF is returned as is.
@@ -90,6 +92,7 @@ def patch_exif(exif: bytes, size: tuple[int, int] | None = None) -> bytes:
     Args:
         exif: raw EXIF, with or without the ``Exif\0\0`` header.
         size: the written image's ``(width, height)``, for PixelX/YDimension.
+        swap_resolution: exchange X and Y resolution (after a quarter turn).
     """
     parts = _split(exif)
     if parts is None:
@@ -97,7 +100,15 @@ def patch_exif(exif: bytes, size: tuple[int, int] | None = None) -> bytes:
     prefix, tiff, endian = parts
     try:
         (ifd0,) = struct.unpack_from(endian + "I", tiff, 4)
-        for entry in _entries(tiff, ifd0, endian):
+        entries = _entries(tiff, ifd0, endian)
+        resolution = {e.tag: e for e in entries if e.tag in (TAG_X_RESOLUTION, TAG_Y_RESOLUTION)}
+        if swap_resolution and len(resolution) == 2:
+            x_res, y_res = resolution[TAG_X_RESOLUTION], resolution[TAG_Y_RESOLUTION]
+            if (x_res.type, x_res.count) == (y_res.type, y_res.count):  # swap the value pointers
+                x_value = bytes(tiff[x_res.value_offset : x_res.value_offset + 4])
+                tiff[x_res.value_offset : x_res.value_offset + 4] = tiff[y_res.value_offset : y_res.value_offset + 4]
+                tiff[y_res.value_offset : y_res.value_offset + 4] = x_value
+        for entry in entries:
             if entry.tag == TAG_ORIENTATION:
                 _set_int(tiff, entry, 1, endian)
             elif entry.tag == TAG_EXIF_IFD and size is not None and entry.count == 1:
@@ -118,6 +129,13 @@ _XMP_ORIENTATION = re.compile(rb"(tiff:Orientation(?:=\"|>))([2-8])")
 def patch_xmp(xmp: bytes) -> bytes:
     """XMP with ``tiff:Orientation`` reset to 1 (same length, so safe in place)."""
     return _XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
+
+
+def swap_jfif_density(app0: bytes) -> bytes:
+    """A JFIF APP0 body with its X and Y density exchanged (same length)."""
+    if not app0.startswith(b"JFIF\x00") or len(app0) < 12:
+        return app0
+    return app0[:8] + app0[10:12] + app0[8:10] + app0[12:]
 
 
 def swap_dpi(dpi: tuple[float, float] | None, swap: bool) -> tuple[float, float] | None:

@@ -404,3 +404,42 @@ def test_cli_fix_end_to_end(tmp_path: Path) -> None:
     [line] = (out / "report.jsonl").read_text().splitlines()
     assert json.loads(line)["action"] in ("rotated", "unchanged")
     assert "report:" in result.stderr
+
+
+def test_quarter_turn_swaps_non_square_resolution(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x011A], exif[0x011B], exif[0x0128] = 204.0, 98.0, 2
+    source = tmp_path / "fax.jpg"
+    source.write_bytes(jpeg_bytes(photo(64, 48), dpi=(204, 98), exif=exif.tobytes()))
+    record = export_item(InputItem(str(source)), 90.0, False, _options(tmp_path / "a"))
+    assert record.action == "lossless"
+    with Image.open(record.output or "") as out:
+        assert out.info["dpi"] == (98, 204)
+        assert (out.getexif()[0x011A], out.getexif()[0x011B]) == (98.0, 204.0)
+    fax = tmp_path / "fax.tif"
+    text_page(160, 200).convert("1").save(fax, compression="group4", dpi=(204, 98))
+    record = export_item(InputItem(str(fax)), -90.0, False, _options(tmp_path / "b"))
+    with Image.open(record.output or "") as out:
+        assert out.info["dpi"] == pytest.approx((98, 204)) and out.info["compression"] == "group4"
+
+
+class _CancelAfter:
+    def __init__(self, records: list[object], count: int) -> None:
+        self.records, self.count = records, count
+
+    def is_cancelled(self) -> bool:
+        return len(self.records) >= self.count
+
+
+def test_cancel_stops_between_items(tmp_path: Path) -> None:
+    for index in range(6):
+        photo(40, 30, seed=index).save(tmp_path / f"{index}.png")
+    records: list[object] = []
+    out = tmp_path / "out"
+    for record in iter_fix([str(tmp_path)], FixedPredictor(90.0), _options(out, workers=2, batch_size=1),
+                           cancel=_CancelAfter(records, 2)):
+        records.append(record)
+    assert 2 <= len(records) < 6
+    written = sorted(p.name for p in out.iterdir())
+    assert len(written) == len(records)  # everything written is reported, nothing half-written
+    assert leftover_temporaries(out) == []
