@@ -22,10 +22,11 @@ check-qt-libs: $(STAMP)
 	@$(BIN)/python -m app.qtcheck
 
 lint: $(STAMP)
-	$(BIN)/ruff check rotbgr_core app tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 unit: $(STAMP)
+	ROTBGR_BLOCK_QT=1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m pytest -q tests/core
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests
 
 test: lint unit

@@ -1,0 +1,1 @@
+"""Training, data and evaluation tools for the RotBGR model."""

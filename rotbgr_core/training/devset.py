@@ -1,0 +1,328 @@
+"""Build the dev evaluation sets (photos, documents, scans) from dev-split sources only.
+
+Usage::
+
+    python -m rotbgr_core.training.devset build --out /work/cache/devsets --seed 0 [--cache DIR] [--n 300]
+
+Each set is a folder with images and ``truth.jsonl`` (one line per image:
+``{"path": file name, "angle": float, "mirrored": bool, "source_id": str, ...}``) in the SPEC convention: an input made
+from the upright ``U`` as ``mirror_h^m(U).rotate(-a, expand=True)`` has the answer ``(a, m)``.
+
+Angles: 25% exact multiples of 90; 45% a multiple of 90 plus N(0, 4 deg) clipped to +-15 deg; 30% uniform in
+[-180, 180). 15% mirrored. Rotations are bicubic, at the source resolution or higher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from rotbgr_core.geometry import make_rotated
+from rotbgr_core.training.sources import DEFAULT_CACHE, group_of, read_index
+
+LOG = logging.getLogger("rotbgr.devset")
+SETS = ("photos", "documents", "scans")
+
+
+def wrap_angle(a: float) -> float:
+    """Wrap an angle in degrees into [-180, 180)."""
+    return float((a + 180.0) % 360.0 - 180.0)
+
+
+def sample_pose(rng: np.random.Generator) -> tuple[float, bool]:
+    """Draw (angle, mirrored) with the dev-set mixture.
+
+    Args:
+        rng: Random generator.
+
+    Returns:
+        The angle in [-180, 180) and the mirror flag.
+    """
+    u = rng.random()
+    k = int(rng.integers(0, 4)) * 90.0
+    if u < 0.25:
+        a = k
+    elif u < 0.70:
+        a = k + float(np.clip(rng.normal(0.0, 4.0), -15.0, 15.0))
+    else:
+        a = float(rng.uniform(-180.0, 180.0))
+    a = round(wrap_angle(a), 4)
+    return (0.0 if a == 0 else a), bool(rng.random() < 0.15)
+
+
+def inscribed_size(w: float, h: float, angle_deg: float) -> tuple[float, float]:
+    """Size of the largest axis-aligned rectangle inside a ``w`` x ``h`` rectangle rotated by ``angle_deg``.
+
+    Args:
+        w: Width of the unrotated rectangle.
+        h: Height of the unrotated rectangle.
+        angle_deg: Rotation in degrees.
+
+    Returns:
+        (width, height) of the inscribed rectangle, centred on the rotated rectangle's centre.
+    """
+    a = math.radians(angle_deg)
+    sin_a, cos_a = abs(math.sin(a)), abs(math.cos(a))
+    if sin_a < 1e-9 or cos_a < 1e-9:
+        return (w, h) if cos_a >= sin_a else (h, w)
+    long_side, short_side = (w, h) if w >= h else (h, w)
+    if short_side <= 2.0 * sin_a * cos_a * long_side or abs(sin_a - cos_a) < 1e-10:
+        x = 0.5 * short_side
+        return (x / sin_a, x / cos_a) if w >= h else (x / cos_a, x / sin_a)
+    cos_2a = cos_a * cos_a - sin_a * sin_a
+    return (w * cos_a - h * sin_a) / cos_2a, (h * cos_a - w * sin_a) / cos_2a
+
+
+def make_input(upright: Image.Image, angle: float, mirrored: bool, fill: int | tuple[int, ...] = 0) -> Image.Image:
+    """Apply the SPEC's forward transform ``mirror_h^m(U).rotate(-a, expand=True)`` (bicubic; exact for 90s)."""
+    return make_rotated(upright, angle, mirrored, fill=fill)
+
+
+def _random_subcrop(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A random sub-window of an upright photo (35-100% of the area, aspect 0.6-1.8)."""
+    w, h = im.size
+    if rng.random() < 0.25:
+        return im
+    area = rng.uniform(0.35, 1.0) * w * h
+    aspect = math.exp(rng.uniform(math.log(0.6), math.log(1.8)))
+    cw = int(min(w, math.sqrt(area * aspect)))
+    ch = int(min(h, area / max(cw, 1)))
+    x0 = int(rng.integers(0, w - cw + 1))
+    y0 = int(rng.integers(0, h - ch + 1))
+    return im.crop((x0, y0, x0 + cw, y0 + ch))
+
+
+def make_photo(path: str, angle: float, mirrored: bool, rng: np.random.Generator) -> Image.Image:
+    """Rotated photo cropped inside the rotated content (no corners), long side 600-1600."""
+    with Image.open(path) as im0:
+        up = _random_subcrop(im0.convert("RGB"), rng)
+    w, h = up.size
+    iw, ih = inscribed_size(w, h, angle)
+    target = float(rng.uniform(600, 1600))
+    # Scale first so that the final crop has about the target long side (never below 600 px): one resampling only.
+    scale = min(target, max(612.0, max(iw, ih))) / max(iw, ih)
+    if abs(scale - 1.0) > 0.02:
+        up = up.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+        w, h = up.size
+        iw, ih = inscribed_size(w, h, angle)
+    rot = make_input(up, angle, mirrored)
+    margin = 0 if angle % 90 == 0 else 2
+    cw, ch = int(iw) - 2 * margin, int(ih) - 2 * margin
+    cx, cy = rot.size[0] / 2.0, rot.size[1] / 2.0
+    x0, y0 = round(cx - cw / 2.0), round(cy - ch / 2.0)
+    out = rot.crop((x0, y0, x0 + cw, y0 + ch))
+    if max(out.size) > 1600:
+        out.thumbnail((1600, 1600), Image.Resampling.LANCZOS)
+    return out
+
+
+def _paper(rng: np.random.Generator, white_p: float) -> tuple[int, int, int]:
+    if rng.random() < white_p:
+        return (255, 255, 255)
+    base = int(rng.integers(228, 252))
+    return (min(255, base + int(rng.integers(0, 6))), base, max(0, base - int(rng.integers(0, 18))))
+
+
+def _tone(page: Image.Image, paper: tuple[int, int, int], ink: tuple[int, int, int]) -> Image.Image:
+    """Map a greyscale page to RGB: white -> paper colour, black -> ink colour."""
+    g = np.asarray(page.convert("L"), dtype=np.float32)[..., None] / 255.0
+    rgb = np.asarray(ink, np.float32) + g * (np.asarray(paper, np.float32) - np.asarray(ink, np.float32))
+    return Image.fromarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+def make_document(path: str, angle: float, mirrored: bool, rng: np.random.Generator) -> Image.Image:
+    """Rendered page rotated on a plain page-coloured background with a margin."""
+    with Image.open(path) as im0:
+        page = im0.convert("L")
+    paper = _paper(rng, white_p=0.7)
+    up = page if paper == (255, 255, 255) else _tone(page, paper, (20, 20, 24))
+    fill = 255 if up.mode == "L" else paper
+    rot = make_input(up, angle, mirrored, fill=fill)
+    m = int(max(rot.size) * rng.uniform(0.02, 0.08))
+    canvas = Image.new(up.mode, (rot.size[0] + 2 * m, rot.size[1] + 2 * m), fill)
+    canvas.paste(rot, (m, m))
+    target = int(rng.uniform(1200, 1600))
+    if max(canvas.size) > target:
+        canvas.thumbnail((target, target), Image.Resampling.LANCZOS)
+    return canvas
+
+
+def make_scan(path: str, angle: float, mirrored: bool, rng: np.random.Generator) -> tuple[Image.Image, str]:
+    """A realistic scan: paper tone, scanner bed, blur, noise; returns the image and its file format.
+
+    Format is one of ``"jpeg"`` (colour or grey), ``"png"`` (grey) or ``"png1"``/``"tiff-g4"`` (bitonal).
+    """
+    with Image.open(path) as im0:
+        page = im0.convert("L")
+    paper = _paper(rng, white_p=0.25)
+    ink_v = int(rng.integers(0, 60))
+    up = _tone(page, paper, (ink_v, ink_v, min(255, ink_v + int(rng.integers(0, 20)))))
+    # Rotate the page with its mask, then lay it on a scanner bed larger than the page on some sides.
+    up_rgba = up.convert("RGBA")
+    rot = make_input(up_rgba, angle, mirrored, fill=(0, 0, 0, 0))
+    rw, rh = rot.size
+    s = max(rw, rh)
+    margins = [
+        int(s * rng.uniform(0.0, 0.06)) if rng.random() < 0.8 else -int(s * rng.uniform(0.0, 0.02)) for _ in range(4)
+    ]
+    bw, bh = rw + margins[0] + margins[2], rh + margins[1] + margins[3]
+    bed_v = int(rng.choice([rng.integers(20, 70), rng.integers(110, 200)]))
+    yy = np.linspace(-1.0, 1.0, bh, dtype=np.float32)[:, None]
+    xx = np.linspace(-1.0, 1.0, bw, dtype=np.float32)[None, :]
+    grad = bed_v + rng.uniform(-15, 15) * yy + rng.uniform(-15, 15) * xx
+    bed_arr = np.repeat(np.clip(grad, 0, 255)[..., None], 3, axis=2)
+    bed_arr = bed_arr + rng.normal(0.0, 3.0, size=bed_arr.shape).astype(np.float32)
+    bed = Image.fromarray(np.clip(bed_arr, 0, 255).astype(np.uint8), "RGB")
+    bed.paste(rot, (margins[0], margins[1]), rot)
+    # Scan resolution, optics and sensor.
+    target = int(rng.uniform(1000, 1700))
+    bed.thumbnail((target, target), Image.Resampling.LANCZOS)
+    blur = rng.uniform(0.0, 1.2)
+    if blur > 0.25:
+        bed = bed.filter(ImageFilter.GaussianBlur(blur))
+    arr = np.asarray(bed, dtype=np.float32)
+    arr = arr + rng.normal(0.0, rng.uniform(0.0, 6.0), size=arr.shape[:2])[..., None]
+    out = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+    mode = rng.random()
+    if mode < 0.45:
+        buf = io.BytesIO()
+        out.save(buf, "JPEG", quality=int(rng.integers(55, 93)))
+        return Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), "jpeg"
+    grey = out.convert("L")
+    if mode < 0.75:
+        if rng.random() < 0.5:
+            return grey, "png"
+        buf = io.BytesIO()
+        grey.save(buf, "JPEG", quality=int(rng.integers(55, 93)))
+        return Image.open(io.BytesIO(buf.getvalue())).convert("L"), "jpeg"
+    thr = int(np.clip(0.5 * (paper[1] + ink_v) + rng.uniform(-25, 25), 60, 220))
+    bitonal = grey.point(lambda v: 255 if v > thr else 0).convert("1", dither=Image.Dither.NONE)
+    return bitonal, ("tiff-g4" if rng.random() < 0.5 else "png1")
+
+
+def _save(im: Image.Image, dest_stem: Path, fmt: str) -> Path:
+    if fmt == "jpeg":
+        dest = dest_stem.with_suffix(".jpg")
+        im.save(dest, "JPEG", quality=90)
+    elif fmt == "tiff-g4":
+        dest = dest_stem.with_suffix(".tif")
+        im.save(dest, "TIFF", compression="group4")
+    else:
+        dest = dest_stem.with_suffix(".png")
+        im.save(dest, "PNG")
+    return dest
+
+
+def _job(args: tuple[str, int, str, str, str, int]) -> dict:
+    """Make one dev image (worker process); returns its truth record."""
+    set_name, i, src, source_id, out_dir, seed = args
+    rng = np.random.default_rng([seed, SETS.index(set_name), i])
+    angle, mirrored = sample_pose(rng)
+    stem = Path(out_dir) / set_name / f"{set_name}_{i:04d}"
+    if set_name == "photos":
+        dest = _save(make_photo(src, angle, mirrored, rng), stem, "jpeg")
+    elif set_name == "documents":
+        dest = _save(make_document(src, angle, mirrored, rng), stem, "png")
+    else:
+        im, fmt = make_scan(src, angle, mirrored, rng)
+        dest = _save(im, stem, fmt)
+    return {"path": dest.name, "angle": angle, "mirrored": mirrored, "source_id": source_id}
+
+
+def _spread(records: list[dict], n: int, rng: np.random.Generator, key: Callable[[dict], str]) -> list[dict]:
+    """Pick ``n`` records round-robin over groups (cycling when there are fewer records than ``n``)."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[key(r)].append(r)
+    names = sorted(groups)
+    rng.shuffle(names)
+    for g in names:
+        rng.shuffle(groups[g])
+    picked: list[dict] = []
+    rnd = 0
+    while len(picked) < n:
+        for g in names:
+            lst = groups[g]
+            picked.append(lst[rnd % len(lst)])
+            if len(picked) == n:
+                break
+        rnd += 1
+    return picked
+
+
+def build(out: Path, seed: int = 0, cache: Path = DEFAULT_CACHE, n: int = 300, workers: int = 2) -> dict[str, int]:
+    """Build the three dev sets under ``out`` from ``split == "dev"`` sources only.
+
+    Args:
+        out: Output folder (``out/photos``, ``out/documents``, ``out/scans``).
+        seed: Random seed; the same seed gives the same sets.
+        cache: The source cache (see ``sources.py``).
+        n: Images per set.
+        workers: Worker processes.
+
+    Returns:
+        Number of images written per set.
+    """
+    index = [r for r in read_index(cache) if r["split"] == "dev"]
+    rng = np.random.default_rng(seed)
+    photos = [r for r in index if r["kind"] == "photo"]
+    docs = sorted((r for r in index if r["kind"] == "document" and "#" in r["source_id"]), key=lambda r: r["source_id"])
+    by_pdf = lambda r: group_of(r["source_id"])  # noqa: E731
+    doc_pick = _spread(docs, min(2 * n, len(docs)), rng, by_pdf)
+    plan = {
+        "photos": _spread(photos, n, rng, lambda r: r["source_id"]),
+        "documents": doc_pick[0::2][:n],
+        "scans": doc_pick[1::2][:n],
+    }
+    # Fewer dev pages than 2n: reuse pages (with other poses) rather than write short sets.
+    for name in ("documents", "scans"):
+        if len(plan[name]) < n:
+            plan[name] = _spread(docs, n, rng, by_pdf)
+    jobs = []
+    for name, recs in plan.items():
+        (out / name).mkdir(parents=True, exist_ok=True)
+        for i, r in enumerate(recs):
+            jobs.append((name, i, r["path"], r["source_id"], str(out), seed))
+    LOG.info("building %d images (%s)", len(jobs), {k: len(v) for k, v in plan.items()})
+    truths: dict[str, list[dict]] = defaultdict(list)
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        for k, rec in enumerate(ex.map(_job, jobs, chunksize=8)):
+            truths[jobs[k][0]].append(rec)
+            if (k + 1) % 100 == 0:
+                LOG.info("%d/%d", k + 1, len(jobs))
+    for name, recs in truths.items():
+        with (out / name / "truth.jsonl").open("w", encoding="utf-8") as f:
+            for rec in recs:
+                f.write(json.dumps(rec) + "\n")
+    return {k: len(v) for k, v in truths.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    ap = argparse.ArgumentParser(prog="python -m rotbgr_core.training.devset", description=__doc__.splitlines()[0])
+    ap.add_argument("command", choices=("build",))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    ap.add_argument("--n", type=int, default=300, help="images per set")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    counts = build(args.out, args.seed, args.cache, args.n, args.workers)
+    LOG.info("done: %s", counts)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
