@@ -189,13 +189,21 @@ class OutputLayout:
         """The wished output file name (before avoiding existing names)."""
         return f"{Path(file).stem}{self.suffix}{ext}"
 
-    def contains(self, file: str) -> bool:
-        """Whether ``file`` lies inside the output folder (a previous run's output)."""
+    def is_previous_output(self, file: str) -> bool:
+        """Whether ``file`` lies in an output folder nested inside a folder input.
+
+        ``rotbgr fix photos --output photos/fixed`` must not correct its own
+        earlier outputs.  An output folder that *is* an input folder excludes
+        nothing (every input would be in it).
+        """
         try:
-            Path(file).resolve().relative_to(Path(self.output_dir).resolve())
-        except (ValueError, OSError):
+            output = Path(self.output_dir).resolve()
+            path = Path(file).resolve()
+            nested = any(output != Path(root).resolve() and output.is_relative_to(Path(root).resolve())
+                         for root in self.roots)
+        except OSError:
             return False
-        return True
+        return nested and path.is_relative_to(output)
 
 
 def _candidates(name: str) -> Iterator[str]:
@@ -868,7 +876,7 @@ def iter_fix(
 
     layout = OutputLayout.for_inputs(options.output_dir, options.suffix, inputs)
     items = [entry for entry in iter_items(inputs)
-             if isinstance(entry, InputProblem) or not layout.contains(entry.file)]
+             if isinstance(entry, InputProblem) or not layout.is_previous_output(entry.file)]
     results = predict_items(items, predictor, options.batch_size, options.apply_exif, progress, cancel,
                             total=len(items))
     decisions = (decide(entry, result, options) for entry, result in zip(items, results, strict=False))

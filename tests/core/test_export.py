@@ -443,3 +443,52 @@ def test_cancel_stops_between_items(tmp_path: Path) -> None:
     written = sorted(p.name for p in out.iterdir())
     assert len(written) == len(records)  # everything written is reported, nothing half-written
     assert leftover_temporaries(out) == []
+
+
+EXPORT_INPUTS = {
+    "cmyk.jpg": (lambda: photo(64, 48).convert("CMYK"), {}, "CMYK"),
+    "grey.jpg": (lambda: photo(64, 48).convert("L"), {}, "L"),
+    "rgba.png": (lambda: photo(64, 48).convert("RGBA"), {}, "RGBA"),
+    "la.png": (lambda: photo(64, 48).convert("LA"), {}, "LA"),
+    "palette.png": (lambda: photo(64, 48).convert("P"), {}, None),
+    "lossless.webp": (lambda: photo(64, 48), {"lossless": True}, "RGB"),
+    "lossy.webp": (lambda: photo(64, 48), {"quality": 70, "exif": _exif_with_orientation(3).tobytes()}, "RGB"),
+    "rgb.bmp": (lambda: photo(64, 48), {}, "RGB"),
+    "anim.gif": (lambda: photo(64, 48).convert("P"), {}, None),
+    "deflate16.tif": (lambda: Image.fromarray((np.arange(64 * 48).reshape(48, 64) * 9).astype(np.uint16)),
+                      {"compression": "tiff_adobe_deflate"}, "I;16"),
+    "jpeg.tif": (lambda: photo(64, 48), {"compression": "jpeg"}, "RGB"),
+}
+
+
+@pytest.mark.parametrize("name", list(EXPORT_INPUTS))
+@pytest.mark.parametrize("angle", [90.0, 6.0])
+def test_every_format_and_mode_exports(tmp_path: Path, name: str, angle: float) -> None:
+    make, save_options, mode = EXPORT_INPUTS[name]
+    source = tmp_path / name
+    image = make()
+    if name == "anim.gif":
+        image.save(source, save_all=True, append_images=[image.rotate(90)])
+    else:
+        image.save(source, **save_options)
+    record = export_item(InputItem(str(source)), angle, False, _options(tmp_path / "out"))
+    assert record.action in ("lossless", "rotated"), record
+    with Image.open(source) as original, Image.open(record.output or "") as out:
+        assert out.format == original.format
+        assert Path(record.output or "").suffix == source.suffix
+        if mode is not None:
+            assert out.mode == mode
+        if angle == 90.0:
+            assert out.size == (48, 64)
+        if name == "lossy.webp":
+            assert out.getexif()[0x0112] == 1 and out.getexif()[0x010F] == "RotBGR Camera Co"
+        if name == "deflate16.tif":
+            assert out.info["compression"] == "tiff_adobe_deflate"
+    if name == "lossless.webp" and angle == 90.0:
+        assert record.action == "lossless"
+
+
+def test_output_folder_equal_to_input_folder_still_processes(tmp_path: Path) -> None:
+    photo().save(tmp_path / "here.png")
+    assert fix_inputs([str(tmp_path)], FixedPredictor(90.0), _options(tmp_path)) == 0
+    assert (tmp_path / "here_rotated.png").exists() and (tmp_path / "report.jsonl").exists()
