@@ -22,7 +22,7 @@ check-qt-libs: $(STAMP)
 	@$(BIN)/python -m app.qtcheck
 
 lint: $(STAMP)
-	$(BIN)/ruff check rotbgr_core app tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 unit: $(STAMP)

@@ -292,8 +292,9 @@ def load_for_prediction(
         item = InputItem(item)
     if item.is_pdf:
         return _render_pdf_page(item.file, item.page or 1, max_side, None)
-    image = _open_image(item.file)
+    opened = _open_image(item.file)
     try:
+        image = opened
         if item.page is not None:
             try:
                 image.seek(item.page - 1)
@@ -311,9 +312,12 @@ def load_for_prediction(
             if image.mode in ("1", "P"):
                 image = to_rgb(image)
             image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
-        return to_rgb(image)
+        rgb = to_rgb(image)
+        # ``rgb`` may be the opened image itself: hand back an independent copy,
+        # because closing the file below invalidates the opened image.
+        return rgb.copy() if rgb is opened else rgb
     finally:
-        image.close()
+        opened.close()
 
 
 def load_full(item: InputItem | str, pdf_dpi: float | None = None) -> Image.Image:
