@@ -453,8 +453,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     else:
         net = RotNet()
-        net.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["net"])
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        net.load_state_dict(state["net"])
         net.eval()
+        meta["steps_done"] = int(state["step"])
     # Round to fp16 first so the calibration sees exactly the shipped weights.
     net.load_state_dict({k: (v.half().float() if v.is_floating_point() else v) for k, v in net.state_dict().items()})
     predictor = LearnedPredictor(net, Calibration(), "cpu")
