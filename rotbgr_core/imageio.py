@@ -201,8 +201,8 @@ def _unidentified(path: str) -> str:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError:
-        return "not a supported image: unrecognised data"
-    return "not a supported image: the file contains text"
+        return "not an image (unrecognised data)"
+    return "not an image (the file contains text)"
 
 
 def _too_large(exc: Exception) -> str:

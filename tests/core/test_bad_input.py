@@ -62,7 +62,7 @@ BAD_FILES: dict[str, tuple[Callable[[], bytes], str]] = {
     "zero.jpg": (lambda: b"", "empty file"),
     "truncated.jpg": (lambda: jpeg_bytes(photo(), quality=90)[:1500], "truncated"),
     "random.jpg": (lambda: np.random.default_rng(7).integers(0, 256, 4096, dtype=np.uint8).tobytes(),
-                   "not a supported image"),
+                   "not an image"),
     "bad-crc.png": (_png_with_bad_crc, "corrupt PNG"),
     "text.png": (lambda: b"hello, I am a text file\n" * 20, "contains text"),
     "bomb.png": (lambda: _png_claiming(200_000, 200_000), "too large"),

@@ -492,3 +492,16 @@ def test_output_folder_equal_to_input_folder_still_processes(tmp_path: Path) -> 
     photo().save(tmp_path / "here.png")
     assert fix_inputs([str(tmp_path)], FixedPredictor(90.0), _options(tmp_path)) == 0
     assert (tmp_path / "here_rotated.png").exists() and (tmp_path / "report.jsonl").exists()
+
+
+def test_export_item_to_an_exact_path_with_a_crop(tmp_path: Path) -> None:
+    source = tmp_path / "in.png"
+    photo(200, 150).save(source)
+    wished = tmp_path / "chosen" / "name.png"
+    record = export_item(InputItem(str(source)), 8.0, False, _options(tmp_path / "unused"), kind="photo",
+                         output=wished, crop="none")
+    assert (record.output, record.crop) == (str(wished), "none")
+    with Image.open(wished) as out:
+        assert out.size == (200, 150)
+    again = export_item(InputItem(str(source)), 8.0, False, _options(tmp_path / "unused"), output=wished)
+    assert again.output == str(tmp_path / "chosen" / "name-1.png") and "already exists" in (again.note or "")
