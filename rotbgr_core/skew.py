@@ -108,7 +108,9 @@ def ink_mask(gray: Gray) -> tuple[NDArray[np.bool_], float]:
     return mask, float(mask.mean())
 
 
-def _profile_scores(ys: NDArray[np.float32], xs: NDArray[np.float32], tilts: NDArray[np.float64]) -> NDArray[np.float64]:
+def _profile_scores(
+    ys: NDArray[np.float32], xs: NDArray[np.float32], tilts: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Sharpness (sum of squared bin counts) of the ink's projection across lines of each tilt."""
     scores = np.empty(len(tilts))
     for index, tilt in enumerate(tilts):
