@@ -951,7 +951,12 @@ def fix_inputs(
         finished = True
     finally:
         try:
-            # Even an interrupted run leaves a report of what it did write.
+            # Even an interrupted run leaves a report of what it did write.  The newest report is
+            # always report.jsonl (the SPEC's name); an earlier run's report is kept beside it.
+            previous = folder / REPORT_NAME
+            if previous.is_file() and not previous.is_symlink():
+                kept, _ = _claim(previous, folder, "report-previous.jsonl", None)
+                emit(f"rotbgr: note: the previous report was kept as {_printable(str(kept))}")
             report_path, note = _claim(Path(report_tmp), folder, REPORT_NAME, None)
         except (OSError, _WriteError) as exc:
             emit(f"rotbgr: error: cannot write the report in {_printable(str(folder))}: {exc}")

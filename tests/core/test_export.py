@@ -306,12 +306,17 @@ def test_outputs_keep_sub_folders_and_never_overwrite(tmp_path: Path) -> None:
     assert "deep_rotated.png already exists" in records[1]["note"]
     assert (out / "a" / "b" / "deep_rotated.png").read_bytes() == b"someone else's file"
     assert any("already exists" in entry for entry in logs)
-    # A second run writes a new report and new names, touching nothing.
+    # A second run writes new names and touches no output; the newest report is report.jsonl
+    # and the first run's report is kept, unchanged, beside it.
     before = sha256_tree(out)
+    first_report = (out / "report.jsonl").read_bytes()
     assert fix_inputs([str(inputs)], FixedPredictor(90.0), _options(out), log=logs.append) == 0
     after = sha256_tree(out)
-    assert all(after[path] == digest for path, digest in before.items())
-    assert (out / "report-1.jsonl").exists() and (out / "top_rotated-1.png").exists()
+    assert all(after[path] == digest for path, digest in before.items() if not path.endswith(b"report.jsonl"))
+    assert (out / "report-previous.jsonl").read_bytes() == first_report
+    assert (out / "top_rotated-1.png").exists()
+    second = [json.loads(line) for line in (out / "report.jsonl").read_text().splitlines()]
+    assert Path(second[0]["output"]).name == "top_rotated-1.png"
     assert leftover_temporaries(out) == []
 
 
@@ -329,7 +334,7 @@ def test_output_folder_inside_input_folder_is_not_reprocessed(tmp_path: Path) ->
     assert fix_inputs([str(tmp_path)], FixedPredictor(90.0), _options(out)) == 0
     assert fix_inputs([str(tmp_path)], FixedPredictor(90.0), _options(out)) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["one_rotated-1.png", "one_rotated.png", "report-1.jsonl", "report.jsonl"]
+    assert names == ["one_rotated-1.png", "one_rotated.png", "report-previous.jsonl", "report.jsonl"]
 
 
 @pytest.mark.parametrize("below", ["copy", "skip"])
