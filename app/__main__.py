@@ -11,7 +11,8 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options of the app."""
     parser = argparse.ArgumentParser(prog="rotbgr gui", description="RotBGR: put images upright, with review.")
-    parser.add_argument("folder", nargs="?", default=None, help="folder to open (default: the welcome page)")
+    parser.add_argument("folder", nargs="?", default=None,
+                        help="folder to open, or an image to open with its folder (default: the welcome page)")
     parser.add_argument("--sample", action="store_true", help="open the bundled sample folder")
     return parser
 
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.show()
     folder = str(theme.SAMPLE_FOLDER) if args.sample else args.folder
     if folder:
-        loop.call_soon(window.open_folder, folder)
+        loop.call_soon(window.open_dropped, [folder])
     with loop:
         loop.run_until_complete(closed.wait())
     window.shutdown()

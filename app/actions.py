@@ -141,10 +141,10 @@ class Actions(QObject):
 
 def shortcut_text(spec: Spec) -> str:
     """Human text for a spec's shortcuts, e.g. ``Ctrl+Shift+Z / Ctrl+Y``."""
-    shown = [s for s in spec.shortcuts if s not in ("}", "{", "Enter", "Ctrl++")]
+    shown = [s for s in spec.shortcuts if s not in ("}", "{", "Enter", "Ctrl++", "Ctrl+Y")]
     if spec.name == "next":
         shown = ["Space", "→", "↓"]
     if spec.name == "previous":
-        shown = ["Shift+Space", "←", "↑"]
+        shown = ["⇧Space", "←", "↑"]
     return " / ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) if len(s) > 1 else s
                       for s in shown)

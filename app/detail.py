@@ -674,6 +674,8 @@ class DetailView(QWidget):
         if item is None:
             return
         correction = item.correction
+        kind = item.kind if item.kind in ("document", "photo") else "unknown kind"
+        self.crop_combo.setItemText(0, f"By kind ({kind}): {self.crop_for(item.kind)}")
         self.corrected.set_correction(correction.angle, correction.mirrored, self.current_crop())
         title = f"Corrected  ·  {angle_text(correction.angle)}"
         if correction.mirrored:

@@ -28,6 +28,7 @@ FORMATS = {
     "tiff": (".tif", "TIFF"),
     "webp": (".webp", "WEBP"),
 }
+_NATIVE = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp"})
 _KEEP_FALLBACK = "png"  # for inputs Pillow cannot write back (PDF pages, GIF)
 _SUFFIX_FORMAT = {
     ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".png": "png", ".tif": "tiff", ".tiff": "tiff",
@@ -73,7 +74,7 @@ def output_suffix(item: InputItem, out_format: str) -> str:
     """The file suffix of the output for ``item``."""
     fmt = output_format(item, out_format)
     original = Path(item.file).suffix
-    if out_format == "keep" and _SUFFIX_FORMAT.get(original.lower()) == fmt:
+    if out_format == "keep" and original.lower() in _NATIVE and _SUFFIX_FORMAT.get(original.lower()) == fmt:
         return original
     return FORMATS[fmt][0]
 
@@ -134,7 +135,8 @@ def export_item(task: ExportTask, out_format: str = "keep", quality: int | None 
         angle = normalize_angle(task.angle)
         identity = abs(angle) < 1e-9 and not task.mirrored
         same_format = out_format == "keep" and not item.is_pdf and item.page is None
-        if identity and same_format and _SUFFIX_FORMAT.get(Path(item.file).suffix.lower()) == fmt:
+        suffix = Path(item.file).suffix.lower()
+        if identity and same_format and suffix in _NATIVE and _SUFFIX_FORMAT.get(suffix) == fmt:
             output.parent.mkdir(parents=True, exist_ok=True)
             handle, temp = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=".partial", dir=output.parent)
             os.close(handle)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import sys
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QCoreApplication, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -37,12 +39,15 @@ from app.inference import InferenceService, PredictorFactory, RateMeter, default
 from app.itemsmodel import ItemsModel
 from app.model import Item, ItemFilter, ItemState, Session, SessionStore, SortKey, matches, write_decisions
 from app.preview import PreviewService
+from app.qtcompat import protect_singletons
 from app.scan import scan_folder
 from app.settings import AppPaths, Preferences, app_paths, load_preferences, save_preferences, window_state
 from app.thumbnails import ThumbnailService, cache_pixels
 from app.workers import GeneratorWorker, Pool
 
 PAGE_WELCOME, PAGE_GRID, PAGE_DETAIL = 0, 1, 2
+#: How often Python hands the GIL between threads: short, so the UI thread waits little for workers.
+SWITCH_INTERVAL_S = 0.001
 MAX_RECENT = 10
 
 SORTS = (
@@ -63,6 +68,21 @@ FILTERS = (
     ("Exported", ItemFilter.EXPORTED, ""),
     ("Errors", ItemFilter.ERROR, ""),
 )
+
+
+def preload_decoders() -> None:
+    """Import the image plugins now, in the UI thread, before workers start.
+
+    Otherwise the first worker to open an image imports them all while holding the
+    interpreter lock, and the UI stalls for that long.
+    """
+    from PIL import Image
+
+    Image.init()
+    try:
+        import pypdfium2  # noqa: F401
+    except ImportError:
+        pass
 
 
 class Banner(QFrame):
@@ -101,6 +121,10 @@ class MainWindow(QMainWindow):
         predictor_factory: PredictorFactory | None = None,
     ) -> None:
         """A window whose files live under ``paths`` and whose model comes from ``predictor_factory``."""
+        protect_singletons()
+        preload_decoders()
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         super().__init__()
         self.paths = paths or app_paths()
         self.prefs: Preferences = load_preferences(self.paths)
@@ -115,11 +139,13 @@ class MainWindow(QMainWindow):
         self.inference = InferenceService(factory, self.prefs.device, self.prefs.batch_size, self)
         self.exporter = ExportService(self)
         self.scan_pool = Pool("scan", 1)
+        self.save_pool = Pool("save", 1)
         self._scan_worker: GeneratorWorker | None = None
         self._open_task: asyncio.Future[None] | None = None
         self._export_dialog: ExportDialog | None = None
         self._pending_select: str | None = None
         self._rate = RateMeter()
+        self._last_progress = 0.0
         self._closed = False
 
         self.model = ItemsModel(self)
@@ -159,9 +185,9 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
 
-        self._save_timer = QTimer(self, singleShot=True, timeout=self.save_session_now)
+        self._save_timer = QTimer(self, singleShot=True, timeout=lambda: self.save_session_now(wait=False))
         self._order_timer = QTimer(self, singleShot=True, interval=1500, timeout=self._refresh_order)
-        self._status_timer = QTimer(self, singleShot=True, interval=120, timeout=self._update_counts)
+        self._status_timer = QTimer(self, singleShot=True, interval=250, timeout=self._update_counts)
         self._priority_timer = QTimer(self, singleShot=True, interval=120, timeout=self._send_priorities)
 
         self.setWindowTitle("RotBGR")
@@ -393,6 +419,7 @@ class MainWindow(QMainWindow):
         self.selection.selectionChanged.connect(lambda *_: self._schedule_priorities())
         self.grid.verticalScrollBar().valueChanged.connect(lambda _v: self._schedule_priorities())
         self.model.modelReset.connect(self._on_model_reset)
+        self.model.rowsInserted.connect(lambda *_: self._update_actions())
         self.model.layoutChanged.connect(self._on_layout_changed)
         self.detail.angle_edited.connect(self._on_angle_edited)
 
@@ -593,6 +620,10 @@ class MainWindow(QMainWindow):
     def _on_progress(self, done: int, total: int) -> None:
         if total <= 0:
             return
+        now = time.monotonic()
+        if done < total and now - self._last_progress < 0.25:
+            return  # a progress bar repaints at once: a few times a second is enough
+        self._last_progress = now
         self.progress_bar.show()
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(done)
@@ -795,15 +826,33 @@ class MainWindow(QMainWindow):
         if not self._save_timer.isActive() or self._save_timer.remainingTime() > delay:
             self._save_timer.start(delay)
 
-    def save_session_now(self) -> None:
-        """Write the session file now (it is also saved shortly after every change)."""
+    def save_session_now(self, wait: bool = True) -> None:
+        """Write the session file (atomically).
+
+        With ``wait`` it is written before this returns (closing, switching folders); otherwise
+        the state is copied now and written by the saver thread, so the UI never waits for the disk.
+        """
         self._save_timer.stop()
         if self.session is None or not len(self.session):
             return
-        try:
-            self.store.save(self.session)
-        except OSError as exc:
-            self.statusBar().showMessage(f"Could not save the review: {exc}", 8000)
+        folder, data = self.session.folder, self.session.to_json()
+        if wait:
+            self.save_pool.pool.waitForDone(10_000)
+            try:
+                self.store.write(folder, data)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Could not save the review: {exc}", 8000)
+            return
+
+        def write(_cancel: object) -> Iterator[str]:
+            try:
+                self.store.write(folder, data)
+            except OSError as exc:
+                yield f"Could not save the review: {exc}"
+
+        worker = GeneratorWorker(write, "save")  # type: ignore[arg-type]
+        worker.signals.yielded.connect(lambda message: self.statusBar().showMessage(message, 8000))
+        self.save_pool.start(worker)
 
     # -- state of the UI -------------------------------------------------------------------------------------------
 
@@ -1049,7 +1098,7 @@ class MainWindow(QMainWindow):
     def open_dropped(self, paths: Sequence[str]) -> None:
         """Open what was dropped."""
         first = Path(paths[0])
-        if first.is_dir():
+        if first.is_dir() or not first.exists():
             self.open_folder(str(first))
         else:
             self.open_folder(str(first.parent), select=str(first.absolute()))
@@ -1065,12 +1114,12 @@ class MainWindow(QMainWindow):
             self._open_task.cancel()
         if self._scan_worker is not None:
             self._scan_worker.cancel()
-        self.exporter.cancel()
-        self.inference.cancel()
-        self.save_session_now()
-        self.exporter.shutdown()
+        self.exporter.shutdown()  # the file being written is finished (or removed), then it stops
         self.inference.shutdown()
         self.scan_pool.drain()
+        QCoreApplication.sendPostedEvents()  # take in the results that finished meanwhile (e.g. exported files)
+        self.save_session_now(wait=True)
+        self.save_pool.pool.waitForDone(10_000)
         self.thumbnails.shutdown()
         self.previews.shutdown()
         for timer in (self._save_timer, self._order_timer, self._status_timer, self._priority_timer):
