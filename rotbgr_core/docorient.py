@@ -162,6 +162,7 @@ class DocOrienter:
     net: DocOrientNet
     patches: int = 16
     device: str = "cpu"
+    calibration: NDArray[np.float64] | None = None
 
     @classmethod
     def load(cls, path: Path, device: str = "cpu") -> DocOrienter:
@@ -172,7 +173,9 @@ class DocOrienter:
         net = DocOrientNet(int(payload["width"]))
         net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
         net.eval().to(device)
-        return cls(net=net, patches=int(payload.get("patches", 16)), device=device)
+        calibration = payload.get("calibration")
+        return cls(net=net, patches=int(payload.get("patches", 16)), device=device,
+                   calibration=None if calibration is None else np.asarray(calibration, dtype=np.float64))
 
     def log_probs(self, gray: U8, lines_vertical: bool = False) -> tuple[NDArray[np.float64], int]:
         """Summed 8-class log-probabilities of a deskewed page, and the window count."""
@@ -209,3 +212,75 @@ def correction_of(index: int) -> tuple[float, bool]:
 def expected_log_prior() -> float:
     """Log-probability of one class under a uniform prior (for reference)."""
     return -math.log(NUM_CLASSES)
+
+
+@dataclass(frozen=True)
+class PageOrientation:
+    """A text page's full correction and the evidence behind it."""
+
+    angle: float
+    mirrored: bool
+    margin: float
+    windows: int
+    skew_strength: float
+    text_fraction: float
+
+
+def deskew(gray: U8, angle: float) -> U8:
+    """Turn a grey page counter-clockwise by ``angle`` degrees, keeping it whole.
+
+    The new corners take the page's border colour (its median edge value).
+    """
+    if abs(angle) < 1e-3:
+        return gray
+    height, width = gray.shape
+    theta = math.radians(angle)
+    cos_t, sin_t = abs(math.cos(theta)), abs(math.sin(theta))
+    out_w, out_h = math.ceil(width * cos_t + height * sin_t), math.ceil(width * sin_t + height * cos_t)
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2.0, (height - 1) / 2.0), angle, 1.0)
+    matrix[0, 2] += (out_w - width) / 2.0
+    matrix[1, 2] += (out_h - height) / 2.0
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    fill = float(np.median(border))
+    turned = cv2.warpAffine(gray, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    return np.asarray(turned, dtype=np.uint8)
+
+
+def orient_page(gray: U8, orienter: DocOrienter) -> PageOrientation:
+    """Skew (Fourier-refined) plus quarter turn and mirror (windows) of a text page."""
+    from rotbgr_core.geometry import normalize_angle
+    from rotbgr_core.skew import estimate_skew
+
+    skew = estimate_skew(gray)
+    scores, windows = orienter.log_probs(deskew(gray, skew.angle), skew.lines_vertical)
+    order = np.argsort(scores)[::-1]
+    turn, mirrored = correction_of(int(order[0]))
+    margin = float(scores[order[0]] - scores[order[1]]) if windows else 0.0
+    return PageOrientation(
+        angle=normalize_angle(skew.angle + turn),
+        mirrored=mirrored,
+        margin=margin,
+        windows=windows,
+        skew_strength=skew.strength,
+        text_fraction=skew.text_fraction,
+    )
+
+
+def confidence_features(page: PageOrientation) -> NDArray[np.float64]:
+    """Inputs of the confidence calibration (with a constant term)."""
+    return np.array([
+        1.0,
+        min(page.margin, 60.0) / 10.0,
+        math.log1p(page.windows),
+        page.skew_strength,
+        min(page.text_fraction, 0.3) * 10.0,
+    ])
+
+
+def calibrated_confidence(page: PageOrientation, weights: NDArray[np.float64] | None) -> float:
+    """Probability that the page's answer is fully correct (logistic calibration)."""
+    if weights is None or page.windows == 0:
+        return 0.0 if page.windows == 0 else 0.5
+    z = float(np.dot(weights, confidence_features(page)))
+    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
