@@ -17,8 +17,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from rotbgr_core.training.metrics import format_report, read_truth, score
 
 LOG = logging.getLogger("rotbgr.eval")
@@ -72,21 +70,6 @@ def evaluate_sets(
     return results, all_preds
 
 
-def _load(loader: Callable[[str], Image.Image], path: Path) -> Image.Image:
-    """Decode with the product's loader; fall back to a plain decode if it hands back a closed image."""
-    im = loader(str(path))
-    try:
-        im.load()
-        return im
-    except ValueError:  # imageio closed an image it returned unchanged (small RGB input)
-        with Image.open(path) as raw:
-            if raw.format == "JPEG":
-                raw.draft("RGB", (1024, 1024))
-            out = raw.convert("RGB")
-        out.thumbnail((1024, 1024), Image.Resampling.BILINEAR)
-        return out
-
-
 def predictor_files_fn(weights: str | None, device: str = "auto") -> PredictFiles:
     """Wrap ``load_predictor(weights, device)`` as a :data:`PredictFiles` (decoding with ``load_for_prediction``)."""
     from rotbgr_core.imageio import load_for_prediction
@@ -98,7 +81,7 @@ def predictor_files_fn(weights: str | None, device: str = "auto") -> PredictFile
         images, ok = [], []
         for p in paths:
             try:
-                images.append(_load(load_for_prediction, p))
+                images.append(load_for_prediction(str(p)))
                 ok.append(True)
             except Exception as exc:  # noqa: BLE001 - an unreadable image is scored as a failure
                 LOG.warning("cannot read %s: %s", p, exc)

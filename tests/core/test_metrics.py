@@ -149,3 +149,14 @@ def test_document_and_scan_makers(tmp_path: Path) -> None:
         im, fmt = make_scan(str(src), 181.0 - 180.0, False, np.random.default_rng(seed))
         assert fmt in ("jpeg", "png", "png1", "tiff-g4")
         assert im.mode in (("1",) if fmt in ("png1", "tiff-g4") else ("RGB", "L"))
+
+
+@pytest.mark.parametrize(("angle", "mirrored"), [(90.0, True), (-90.0, False), (-180.0, True), (0.0, True)])
+def test_dev_inputs_are_undone_by_the_products_correction(angle: float, mirrored: bool) -> None:
+    from rotbgr_core.geometry import correct_image
+    from rotbgr_core.training.devset import make_input
+
+    rng = np.random.default_rng(3)
+    up = Image.fromarray(rng.integers(0, 255, size=(30, 50, 3), dtype=np.uint8), "RGB")
+    back = correct_image(make_input(up, angle, mirrored), angle, mirrored)
+    assert np.array_equal(np.asarray(back), np.asarray(up))

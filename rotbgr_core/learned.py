@@ -1,0 +1,370 @@
+"""The learned predictor: classical fine angle, a CNN for the quarter turn and mirror.
+
+How one image is predicted (every image is RGB, long side <= 1024 px):
+
+1. The dominant edge orientation (:func:`rotbgr_core.skew.edge_orientation`)
+   gives a correction ``e`` modulo 90 degrees.
+2. The image, turned by ``e`` and cropped inside its content, is shrunk to a
+   small square "global view".  The network (:class:`RotNet`) says which of the
+   eight remaining corrections (quarter turn ``k`` times mirror ``m``) makes it
+   upright, whether it is a document, and a small remaining angle for photos.
+3. Documents: projection profiles (:func:`rotbgr_core.skew.estimate_skew`) give
+   the precise skew ``r``; the page turned by ``r`` gives text-dense patches at
+   full resolution whose class log-probabilities are added to the global view's.
+   Photos: ``r = e``, plus the network's remaining angle where the line evidence
+   is weak.
+4. The answer is ``(r + 90 k, m)``; the confidence is a logistic calibration of
+   the network's margins and the skew evidence, fitted on held-out
+   training-split samples and stored in the weights file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from PIL import Image
+
+from rotbgr_core.geometry import inscribed_size, normalize_angle
+from rotbgr_core.learned_net import NUM_CLASSES, RotNet
+from rotbgr_core.skew import edge_orientation, estimate_skew
+from rotbgr_core.types import Estimate
+
+#: Side of the square network input, in pixels.
+VIEW_SIZE = 128
+#: Long side of the downscaled copy the global view is cut from.
+WORK_SIDE = 256
+#: ImageNet normalisation.
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+FORMAT = "rotbgr-1"
+
+FloatArray = NDArray[np.float32]
+U8Array = NDArray[np.uint8]
+
+
+def to_view(image: U8Array, size: int = VIEW_SIZE) -> FloatArray:
+    """Shrink an image to ``size`` on its long side, normalise, centre-pad to a square.
+
+    Args:
+        image: ``HxWx3`` (RGB) or ``HxW`` (grey) uint8 pixels.
+        size: side of the square output.
+
+    Returns:
+        A ``3 x size x size`` float32 array; the padding is zero (the mean).
+    """
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    height, width = image.shape[:2]
+    scale = size / max(height, width)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(image, (new_w, new_h), interpolation=interp)
+    norm = (small.astype(np.float32) / 255.0 - MEAN) / STD
+    out = np.zeros((size, size, 3), dtype=np.float32)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    out[top : top + new_h, left : left + new_w] = norm
+    return np.ascontiguousarray(out.transpose(2, 0, 1))
+
+
+def shrink(image: U8Array, side: int = WORK_SIDE) -> U8Array:
+    """Downscale so that the long side is at most ``side`` (area interpolation)."""
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def rotate_inscribed(image: U8Array, angle: float) -> U8Array:
+    """Turn counter-clockwise by ``angle`` degrees and crop inside the content.
+
+    Args:
+        image: uint8 pixels, ``HxW`` or ``HxWx3``.
+        angle: counter-clockwise degrees (the convention's correction).
+
+    Returns:
+        The largest centred box of the input's aspect ratio with no empty corner.
+    """
+    if abs(angle) < 0.05:
+        return image
+    height, width = image.shape[:2]
+    box_w, box_h = inscribed_size(width, height, angle)
+    matrix = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle, 1.0)
+    matrix[0, 2] += box_w / 2.0 - width / 2.0
+    matrix[1, 2] += box_h / 2.0 - height / 2.0
+    out = cv2.warpAffine(image, matrix, (box_w, box_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return np.asarray(out, dtype=np.uint8)
+
+
+def rotate_expand(image: U8Array, angle: float, fill: int) -> U8Array:
+    """Turn counter-clockwise by ``angle`` degrees on a canvas that holds it all."""
+    if abs(angle) < 0.01:
+        return image
+    height, width = image.shape[:2]
+    theta = math.radians(angle)
+    cos_t, sin_t = abs(math.cos(theta)), abs(math.sin(theta))
+    new_w = int(math.ceil(width * cos_t + height * sin_t))
+    new_h = int(math.ceil(width * sin_t + height * cos_t))
+    matrix = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle, 1.0)
+    matrix[0, 2] += new_w / 2.0 - width / 2.0
+    matrix[1, 2] += new_h / 2.0 - height / 2.0
+    out = cv2.warpAffine(
+        image, matrix, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill
+    )
+    return np.asarray(out, dtype=np.uint8)
+
+
+def text_patch_centres(gray: U8Array, patch: int, count: int) -> list[tuple[int, int]]:
+    """Centres of the ``count`` most text-like ``patch``-sized windows of a page.
+
+    Text-likeness is the density of strong local gradients, found on a copy
+    shrunk four times, with non-maximum suppression so the windows differ.
+    """
+    height, width = gray.shape
+    factor = 4
+    small = cv2.resize(gray, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
+    small_f = small.astype(np.float32)
+    grad = np.abs(cv2.Sobel(small_f, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(small_f, cv2.CV_32F, 0, 1, ksize=3))
+    grad = np.minimum(grad, 200.0)
+    win = max(3, patch // factor)
+    density = cv2.boxFilter(grad, -1, (win, win))
+    half = win // 2
+    sh, sw = density.shape
+    if sh <= 2 * half or sw <= 2 * half:
+        return [(width // 2, height // 2)] * count
+    valid = np.full_like(density, -1.0)
+    valid[half : sh - half, half : sw - half] = density[half : sh - half, half : sw - half]
+    centres: list[tuple[int, int]] = []
+    for _ in range(count):
+        index = int(np.argmax(valid))
+        cy, cx = divmod(index, sw)
+        if valid[cy, cx] < 0:
+            centres.append(centres[-1] if centres else (width // 2, height // 2))
+            continue
+        centres.append((cx * factor + factor // 2, cy * factor + factor // 2))
+        valid[max(0, cy - win) : cy + win + 1, max(0, cx - win) : cx + win + 1] = -1.0
+    return centres
+
+
+def crop_patch(gray: U8Array, centre: tuple[int, int], size: int) -> U8Array:
+    """A ``size`` square around ``centre``, shifted to lie inside the image (padded white if small)."""
+    height, width = gray.shape
+    if height < size or width < size:
+        canvas = np.full((max(height, size), max(width, size)), 255, dtype=np.uint8)
+        canvas[:height, :width] = gray
+        gray, height, width = canvas, canvas.shape[0], canvas.shape[1]
+    x0 = int(np.clip(centre[0] - size // 2, 0, width - size))
+    y0 = int(np.clip(centre[1] - size // 2, 0, height - size))
+    return gray[y0 : y0 + size, x0 : x0 + size]
+
+
+def roll_quarters(log_probs: FloatArray, shift: int) -> FloatArray:
+    """Re-index 8-class log-probabilities when the deskew angle moves by ``shift`` quarter turns.
+
+    Class ``2k + m`` of a view deskewed by ``e`` becomes class ``2(k - shift) + m``
+    of a view deskewed by ``e + 90 shift``.
+    """
+    table = log_probs.reshape(4, 2)
+    return np.asarray(np.roll(table, -shift, axis=0).reshape(NUM_CLASSES), dtype=np.float32)
+
+
+@dataclass
+class Calibration:
+    """Decision thresholds and the logistic confidence model."""
+
+    doc_threshold: float = 0.5
+    mirror_threshold_doc: float = 0.5
+    mirror_threshold_photo: float = 0.5
+    residual_strength: float = 0.15
+    patch_weight: float = 1.0
+    coef: list[float] = field(default_factory=lambda: [0.0] * 8)
+    intercept: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the weights file."""
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        """Rebuild from :meth:`to_dict`, ignoring unknown keys."""
+        known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class RawResult:
+    """Everything the predictor measured about one image, before calibration."""
+
+    edge_angle: float
+    edge_strength: float
+    doc_prob: float
+    log_probs: FloatArray
+    residual: float
+    skew_angle: float | None = None
+    skew_strength: float = 0.0
+    patch_log_probs: FloatArray | None = None
+
+
+def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
+    """The features of the logistic confidence model (8 of them)."""
+    combined = combine_log_probs(raw, cal)
+    probs = np.exp(combined)
+    turn = probs.reshape(4, 2).sum(axis=1)
+    order = np.sort(turn)
+    k = int(np.argmax(turn))
+    mirror_p = float(probs[2 * k + 1] / max(turn[k], 1e-9))
+    is_doc = raw.doc_prob >= cal.doc_threshold
+    return [
+        float(order[-1]),
+        float(order[-1] - order[-2]),
+        abs(mirror_p - 0.5) * 2.0,
+        float(is_doc),
+        raw.skew_strength if is_doc else raw.edge_strength,
+        float(raw.doc_prob),
+        abs(raw.residual) * 45.0 / 45.0,
+        float(is_doc) * float(order[-1]),
+    ]
+
+
+def combine_log_probs(raw: RawResult, cal: Calibration) -> FloatArray:
+    """Normalised 8-class log-probabilities from the global view and any patches."""
+    total = raw.log_probs.astype(np.float64)
+    if raw.patch_log_probs is not None:
+        total = total + cal.patch_weight * raw.patch_log_probs.astype(np.float64)
+    total = total - total.max()
+    total = total - math.log(float(np.exp(total).sum()))
+    return np.asarray(total, dtype=np.float32)
+
+
+def decide(raw: RawResult, cal: Calibration) -> Estimate:
+    """Turn raw measurements into the final estimate with its confidence."""
+    combined = combine_log_probs(raw, cal)
+    probs = np.exp(combined)
+    turn = probs.reshape(4, 2).sum(axis=1)
+    k = int(np.argmax(turn))
+    mirror_p = float(probs[2 * k + 1] / max(float(turn[k]), 1e-9))
+    is_doc = raw.doc_prob >= cal.doc_threshold
+    if is_doc:
+        base = raw.skew_angle if raw.skew_angle is not None else raw.edge_angle
+        mirrored = mirror_p > cal.mirror_threshold_doc
+    else:
+        base = raw.edge_angle
+        if raw.edge_strength < cal.residual_strength:
+            base += raw.residual * 45.0
+        mirrored = mirror_p > cal.mirror_threshold_photo
+    angle = normalize_angle(base + 90.0 * k)
+    feats = np.asarray(confidence_features(raw, cal), dtype=np.float64)
+    logit = float(np.dot(np.asarray(cal.coef, dtype=np.float64), feats) + cal.intercept)
+    confidence = 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, logit))))
+    return Estimate(
+        angle=angle,
+        mirrored=bool(mirrored),
+        confidence=float(round(confidence, 6)),
+        kind="document" if is_doc else "photo",
+    )
+
+
+class LearnedPredictor:
+    """The shipped model: see the module docstring for the steps."""
+
+    name = "rotbgr-learned"
+
+    def __init__(self, net: RotNet, calibration: Calibration, device: str = "cpu", patches: int = 2) -> None:
+        """Wrap a network (already on ``device``, in eval mode) and its calibration."""
+        self.net = net
+        self.calibration = calibration
+        self.device = device
+        self.patches = patches
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> LearnedPredictor:
+        """Load a weights file written by the trainer.
+
+        Raises:
+            ValueError: if the file is not a RotBGR weights file.
+        """
+        data = torch.load(Path(path), map_location="cpu", weights_only=True)
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a RotBGR weights file ({FORMAT})")
+        net = RotNet()
+        state = {
+            key: value.float() if value.is_floating_point() else value for key, value in data["state_dict"].items()
+        }
+        net.load_state_dict(state)
+        net.eval().to(device)
+        config = data.get("config", {})
+        return cls(net, Calibration.from_dict(data.get("calibration", {})), device, int(config.get("patches", 2)))
+
+    def _run(self, views: list[FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Class log-probabilities, document probabilities and residuals for views."""
+        if not views:
+            empty = np.zeros((0,), dtype=np.float32)
+            return np.zeros((0, NUM_CLASSES), dtype=np.float32), empty, empty
+        batch = torch.from_numpy(np.stack(views)).to(self.device)
+        with torch.inference_mode():
+            out = self.net(batch)
+            log_probs = torch.log_softmax(out.classes.float(), dim=1).cpu().numpy()
+            doc = torch.sigmoid(out.document.float()).cpu().numpy()
+            residual = torch.tanh(out.residual.float()).cpu().numpy()
+        return (
+            np.asarray(log_probs, dtype=np.float32),
+            np.asarray(doc, dtype=np.float32),
+            np.asarray(residual, dtype=np.float32),
+        )
+
+    def measure(self, images: Sequence[Image.Image]) -> list[RawResult]:
+        """Run the classical steps and the network; no calibration applied."""
+        grays: list[U8Array] = []
+        views: list[FloatArray] = []
+        edges: list[tuple[float, float]] = []
+        for image in images:
+            rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+            gray = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+            angle, strength = edge_orientation(gray)
+            grays.append(gray)
+            edges.append((angle, strength))
+            views.append(to_view(rotate_inscribed(shrink(rgb), angle)))
+        log_probs, doc, residual = self._run(views)
+        results = [
+            RawResult(edge[0], edge[1], float(doc[i]), log_probs[i], float(residual[i])) for i, edge in enumerate(edges)
+        ]
+        patch_views: list[FloatArray] = []
+        owners: list[int] = []
+        for index, raw in enumerate(results):
+            if raw.doc_prob < self.calibration.doc_threshold or self.patches <= 0:
+                continue
+            gray = grays[index]
+            skew = estimate_skew(gray)
+            raw.skew_angle = skew.angle
+            raw.skew_strength = skew.strength
+            shift = round((skew.angle - raw.edge_angle) / 90.0)
+            if shift:
+                raw.log_probs = roll_quarters(raw.log_probs, shift)
+            fill = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+            page = rotate_expand(gray, skew.angle, fill)
+            for centre in text_patch_centres(page, VIEW_SIZE, self.patches):
+                patch_views.append(to_view(crop_patch(page, centre, VIEW_SIZE)))
+                owners.append(index)
+        if patch_views:
+            patch_lp, _, _ = self._run(patch_views)
+            for row, owner in enumerate(owners):
+                raw = results[owner]
+                raw.patch_log_probs = (
+                    patch_lp[row] if raw.patch_log_probs is None else raw.patch_log_probs + patch_lp[row]
+                )
+        return results
+
+    def predict_images(self, images: Sequence[Image.Image]) -> list[Estimate]:
+        """One estimate per image, in order; ``[]`` in gives ``[]`` out."""
+        if not images:
+            return []
+        return [decide(raw, self.calibration) for raw in self.measure(images)]

