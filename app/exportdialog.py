@@ -33,10 +33,18 @@ from PySide6.QtWidgets import (
 )
 
 from app import theme
-from app.export_adapter import ExportResult, ExportTask, export_tasks
-from app.exportplan import ExportSettings, PlanError, plan_tasks, report_record, select_items, write_report
+from app.export_adapter import ExportResult, export_tasks
+from app.exportplan import (
+    ExportPlan,
+    ExportSettings,
+    PlanError,
+    plan_tasks,
+    report_record,
+    select_items,
+    write_report,
+)
 from app.inference import format_duration
-from app.model import Correction, Session, atomic_write_text
+from app.model import Correction, Session, atomic_write_text, decision_record
 from app.settings import Preferences
 from app.workers import CancelFlag, GeneratorWorker, Pool
 
@@ -82,31 +90,31 @@ class ExportService(QObject):
 
     async def run(
         self,
-        tasks: Sequence[ExportTask],
+        plan: ExportPlan,
         out_format: str,
         quality: int | None,
         report_records: dict[str, dict[str, object]],
         report_path: Path | None,
         on_result: Callable[[ExportResult], None] | None = None,
     ) -> ExportSummary:
-        """Export ``tasks`` in the background and return the summary (awaitable on the qasync loop)."""
+        """Export the plan's tasks in the background and return the summary (awaitable on the qasync loop).
+
+        ``report_records`` holds, per key, the review fields copied when the export started; each
+        line of the report adds what the core did.
+        """
         if self._worker is not None:
             raise RuntimeError("an export is already running")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
+        tasks = list(plan.tasks)
         summary = ExportSummary(total=len(tasks))
         start = time.monotonic()
-        tasks = list(tasks)
 
         def work(cancel: CancelFlag) -> Iterator[ExportResult]:
             lines: list[dict[str, object]] = []
             try:
-                for result in export_tasks(tasks, out_format, quality, cancel):
-                    record = dict(report_records.get(result.key, {"path": result.key}))
-                    record.update({"output": result.output, "action": result.action})
-                    if result.error:
-                        record["export_error"] = result.error
-                    lines.append(record)
+                for result in export_tasks(tasks, plan.layout, out_format, quality, cancel):
+                    lines.append(report_record(report_records.get(result.key, {"path": result.key}), result))
                     yield result
             finally:
                 if report_path is not None and lines:
@@ -149,9 +157,9 @@ class ExportService(QObject):
         return self._pool.drain(timeout_ms)
 
 
-def build_tasks(
+def build_plan(
     session: Session, settings: ExportSettings, selection: Sequence[str], preferences: Preferences
-) -> list[ExportTask]:
+) -> ExportPlan:
     """The tasks of an export (raises :class:`PlanError` with a message for the user)."""
     items = select_items(session.items, settings.scope, settings.min_confidence, selection)
     if not items:
@@ -284,9 +292,11 @@ class ExportDialog(QDialog):
             self.format_combo.addItem(text, value)
         self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(prefs.export_format)))
         self.quality_spin = QSpinBox()
-        self.quality_spin.setRange(1, 100)
+        self.quality_spin.setRange(0, 100)
+        self.quality_spin.setSpecialValueText("Quality like the input")
         self.quality_spin.setValue(prefs.export_quality)
         self.quality_spin.setPrefix("Quality ")
+        self.quality_spin.setToolTip("JPEG/WebP quality; at the minimum, each JPEG keeps its own estimated quality")
         self.format_combo.currentIndexChanged.connect(self._update_counts)
         format_row.addWidget(self.format_combo, 1)
         format_row.addWidget(self.quality_spin)
@@ -387,17 +397,22 @@ class ExportDialog(QDialog):
         self.suffix_edit.setEnabled(self.naming_suffix.isChecked())
         settings = self.settings()
         try:
-            tasks = build_tasks(self.session, settings, self.selection, self.preferences)
+            plan = build_plan(self.session, settings, self.selection, self.preferences)
         except PlanError as exc:
             self.plan_label.setText(str(exc))
             self.plan_label.setStyleSheet(f"color: {theme.WARN.name()};")
             self.export_button.setEnabled(False)
             return
-        example = tasks[0].output
+        count = len(plan.tasks)
+        example = plan.example(settings.out_format)
+        try:
+            shown = str(example.relative_to(Path(plan.layout.output_dir)))
+        except ValueError:
+            shown = example.name
         self.plan_label.setStyleSheet("")
         self.plan_label.setText(
-            f"{len(tasks):,} image{'s' if len(tasks) != 1 else ''} will be written to {settings.output_dir}, "
-            f"e.g. {example.relative_to(settings.output_dir)}.\n"
+            f"{count:,} image{'s' if count != 1 else ''} will be written to {settings.output_dir}, "
+            f"e.g. {shown} (an existing file is never replaced: a number is added).\n"
             f"A report of what was done to each file ({REPORT_NAME}) is saved with them."
         )
         self.export_button.setEnabled(True)
@@ -442,24 +457,22 @@ class ExportDialog(QDialog):
     def start(self) -> None:
         """Plan and start the export (it runs on the qasync loop; see :meth:`run`)."""
         try:
-            tasks = build_tasks(self.session, self.settings(), self.selection, self.preferences)
+            plan = build_plan(self.session, self.settings(), self.selection, self.preferences)
         except PlanError as exc:
             self.plan_label.setText(str(exc))
             return
         self._remember()
-        self.task = asyncio.ensure_future(self.run(tasks))
+        self.task = asyncio.ensure_future(self.run(plan))
 
-    async def run(self, tasks: Sequence[ExportTask]) -> ExportSummary:
+    async def run(self, plan: ExportPlan) -> ExportSummary:
         """Show progress, run the export, then show the summary."""
         settings = self.settings()
         self._set_page(1)
+        tasks = plan.tasks
         self.progress_bar.setRange(0, len(tasks))
         self._start = time.monotonic()
         self._failures = 0
-        records = {
-            t.key: report_record(self.session.get(t.key), t, ExportResult(t.key, None, ""))
-            for t in tasks if t.key in self.session
-        }
+        records = {t.key: decision_record(self.session.get(t.key)) for t in tasks if t.key in self.session}
         corrections = {t.key: Correction(t.angle, t.mirrored).normalized() for t in tasks}
 
         def on_result(result: ExportResult) -> None:
@@ -470,9 +483,8 @@ class ExportDialog(QDialog):
                 self.failures_label.setText(f"<span style='color:{theme.BAD.name()}'>{self._failures} failed</span>")
             self.current_label.setText(Path(result.key).name)
 
-        summary = await self.service.run(
-            tasks, settings.out_format, settings.quality, records, settings.output_dir / REPORT_NAME, on_result
-        )
+        report = Path(plan.layout.output_dir) / REPORT_NAME
+        summary = await self.service.run(plan, settings.out_format, settings.quality, records, report, on_result)
         self.summary = summary
         self._show_summary(summary, settings.output_dir)
         self.export_finished.emit()

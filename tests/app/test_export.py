@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.export_adapter import ExportTask, export_item
+from app.export_adapter import ExportTask, export_tasks, make_layout
 from app.exportplan import ExportSettings, PlanError, plan_tasks, select_items
 from app.model import Item, ItemState, Session
 from rotbgr_core.geometry import correct_image
@@ -24,33 +24,33 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def _items(folder: Path, names: list[str]) -> list[Item]:
-    items = []
-    for name in names:
-        path = str(folder / name)
-        item = Item(key=path, file=path)
-        items.append(item)
-    return items
+    return [Item(key=str(folder / name), file=str(folder / name)) for name in names]
 
 
-def test_plan_names_flat_with_suffix_and_unique(tmp_path: Path) -> None:
+def test_plan_keeps_session_order_and_crop_choices(tmp_path: Path) -> None:
     folder = tmp_path / "in"
-    items = _items(folder, ["a.jpg", "sub/a.jpg", "b.png", "doc.pdf"])
-    items[3].page, items[3].page_count = 2, 3
-    items[3].key = f"{items[3].file}#page=2"
-    tasks = plan_tasks(items, ExportSettings(tmp_path / "out", suffix="_fixed"), str(folder), lambda kind: "expand")
-    names = [t.output.name for t in tasks]
-    assert names == ["a_fixed.jpg", "a_fixed-2.jpg", "b_fixed.png", "doc_p002_fixed.png"]
-    assert all(t.output.parent == tmp_path / "out" for t in tasks)
+    items = _items(folder, ["a.jpg", "sub/a.jpg", "b.png"])
+    items[1].kind = "photo"
+    plan = plan_tasks(items, ExportSettings(tmp_path / "out", suffix="_fixed"), str(folder),
+                      lambda kind: "inscribed" if kind == "photo" else "expand")
+    assert [t.key for t in plan.tasks] == [i.key for i in items]
+    assert [t.crop for t in plan.tasks] == ["expand", "inscribed", "expand"]
+    assert plan.example("keep") == (tmp_path / "out" / "a_fixed.jpg").resolve()
+    assert plan.example("png").name == "a_fixed.png"
+    forced = plan_tasks(items, ExportSettings(tmp_path / "out", crop="none"), str(folder), lambda kind: "expand")
+    assert {t.crop for t in forced.tasks} == {"none"}
 
 
-def test_plan_tree_keeps_names_and_refuses_to_overwrite_inputs(tmp_path: Path) -> None:
+def test_plan_tree_keeps_names_and_refuses_to_hit_inputs(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     items = _items(folder, ["a.jpg", "sub/b.tif"])
-    tasks = plan_tasks(items, ExportSettings(tmp_path / "out", naming="tree", out_format="png"), str(folder),
-                       lambda kind: "expand")
-    assert [t.output for t in tasks] == [tmp_path / "out" / "a.png", tmp_path / "out" / "sub" / "b.png"]
-    with pytest.raises(PlanError, match="overwrite an input"):
+    plan = plan_tasks(items, ExportSettings(tmp_path / "out", naming="tree"), str(folder), lambda kind: "expand")
+    assert plan.layout.folder_for(items[1].file) == (tmp_path / "out" / "sub").resolve()
+    assert plan.layout.name_for(items[1].file, ".tif") == "b.tif"
+    with pytest.raises(PlanError, match="would be the inputs"):
         plan_tasks(items, ExportSettings(folder, naming="tree"), str(folder), lambda kind: "expand")
+    with pytest.raises(PlanError, match="add a suffix"):
+        plan_tasks(items[:1], ExportSettings(folder, suffix=""), str(folder), lambda kind: "expand")
     with pytest.raises(PlanError, match="output folder"):
         plan_tasks(items, ExportSettings(Path()), str(folder), lambda kind: "expand")
 
@@ -70,21 +70,24 @@ def test_select_items_by_scope() -> None:
     assert [i.key for i in select_items(session.items, "selection", selection=["/f/3", "/f/4"])] == ["/f/3"]
 
 
-def test_export_item_pixels_match_the_core_and_lossless_turns(tmp_path: Path) -> None:
+def _task(source: Path, angle: float, mirrored: bool, crop: str = "inscribed") -> ExportTask:
+    return ExportTask(str(source), InputItem(str(source)), angle, mirrored, crop)
+
+
+def test_export_through_the_core_pixels_lossless_turns_and_no_replacing(tmp_path: Path) -> None:
     make_folder(tmp_path / "in", 1, size=(80, 60))
     source = tmp_path / "in" / "img_000.png"
-    out = tmp_path / "out"
-    result = export_item(ExportTask("k", InputItem(str(source)), out / "a.png", 90.0, True, "inscribed"))
-    assert result.ok and result.action == "lossless"
+    layout = make_layout(tmp_path / "out", "suffix", "_r", str(tmp_path / "in"))
+    (result,) = export_tasks([_task(source, 90.0, True)], layout)
+    assert result.ok and result.action == "lossless" and result.output == str(tmp_path / "out" / "img_000_r.png")
     expected = correct_image(load_full(str(source)), 90.0, True, "inscribed")
-    assert np.array_equal(np.asarray(Image.open(out / "a.png")), np.asarray(expected))
-    result = export_item(ExportTask("k", InputItem(str(source)), out / "b.png", 7.5, False, "inscribed"))
-    assert result.action == "rotated"
-    expected = correct_image(load_full(str(source)), 7.5, False, "inscribed")
-    assert np.array_equal(np.asarray(Image.open(out / "b.png")), np.asarray(expected))
-    result = export_item(ExportTask("k", InputItem(str(source)), source, 7.5, False, "inscribed"))
-    assert not result.ok and "overwrite the input" in result.error
-    assert not list(out.glob(".*"))  # no temporary files left
+    assert np.array_equal(np.asarray(Image.open(result.output).convert("RGB")), np.asarray(expected.convert("RGB")))
+    (again,) = export_tasks([_task(source, 7.5, False)], layout)
+    assert again.action == "rotated" and again.output.endswith("img_000_r-1.png")  # never replaces a file
+    expected = np.asarray(correct_image(load_full(str(source)), 7.5, False, "inscribed").convert("RGB"), float)
+    written = np.asarray(Image.open(again.output).convert("RGB"), float)
+    assert written.shape == expected.shape and np.abs(written - expected).mean() < 2.0
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
 def test_export_keeps_exif_and_resets_orientation(tmp_path: Path) -> None:
@@ -93,10 +96,10 @@ def test_export_keeps_exif_and_resets_orientation(tmp_path: Path) -> None:
     exif[0x0112] = 6
     exif[0x010F] = "TestCam"
     image.save(tmp_path / "cam.jpg", exif=exif.tobytes(), quality=95)
-    result = export_item(ExportTask("k", InputItem(str(tmp_path / "cam.jpg")), tmp_path / "o.jpg", 3.0, False,
-                                    "inscribed"), quality=90)
+    layout = make_layout(tmp_path / "out", "suffix", "_r", str(tmp_path))
+    (result,) = export_tasks([_task(tmp_path / "cam.jpg", 3.0, False)], layout, quality=90)
     assert result.ok
-    written = Image.open(tmp_path / "o.jpg").getexif()
+    written = Image.open(result.output).getexif()
     assert written[0x0112] == 1 and written[0x010F] == "TestCam"
 
 
