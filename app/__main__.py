@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -39,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.aboutToQuit.connect(closed.set)
     window = MainWindow()
     window.show()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C or a kill closes the window properly (saving)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, window.close)
     folder = str(theme.SAMPLE_FOLDER) if args.sample else args.folder
     if folder:
         loop.call_soon(window.open_dropped, [folder])

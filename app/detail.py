@@ -185,7 +185,7 @@ class ImagePane(QGraphicsView):
             self._shade.setVisible(True)
             self._frame.setVisible(True)
             self._backdrop.setVisible(True)
-            self.content = crop.united(bounds) if self.crop == "expand" else crop
+            self.content = crop.united(bounds)  # what the crop leaves out stays visible, dimmed
         else:
             self.content = bounds
         margin = max(self.content.width(), self.content.height()) * 0.02

@@ -55,6 +55,7 @@ def aloop(_session_loop: asyncio.AbstractEventLoop) -> Iterator[asyncio.Abstract
     yield _session_loop
     for task in asyncio.all_tasks(_session_loop):
         task.cancel()
+    asyncio.events._set_running_loop(None)  # noqa: SLF001 - other tests may run their own loops
 
 
 class FixedPredictor:

@@ -251,3 +251,21 @@ def test_export_decisions_from_the_window(qtbot, make_window, image_folder: Path
     assert sum(r["state"] == "accepted" for r in records) == 3
     assert set(records[0]) >= {"path", "angle", "mirrored", "confidence", "error", "state", "final_angle",
                                "final_mirrored"}
+
+
+def test_detail_panes_zoom_and_pan_together(qtbot, make_window, tmp_path: Path) -> None:
+    folder = tmp_path / "big"
+    make_folder(folder, 2, lambda i: 20.0, size=(1600, 1200))
+    window = make_window(FixedPredictor(angle=20.0, kind="photo"))
+    _open(qtbot, window, folder)
+    window.show_detail()
+    qtbot.waitUntil(lambda: window.previews.get(window.current_item().key) is not None, timeout=10_000)
+    detail = window.detail
+    assert detail.original.zoom() == pytest.approx(detail.corrected.zoom())  # fit: same scale
+    window.actions.zoom_100.trigger()
+    assert detail.original.zoom() == pytest.approx(1.0) and detail.corrected.zoom() == pytest.approx(1.0)
+    detail.original.centre_on_image_point(QPointF(700, 520))
+    a, b = detail.original.image_point_at_centre(), detail.corrected.image_point_at_centre()
+    assert abs(a.x() - b.x()) < 2 and abs(a.y() - b.y()) < 2  # the same image point under both centres
+    window.actions.fit.trigger()
+    assert detail.corrected.zoom() < 1.0
