@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -70,6 +71,11 @@ FILTERS = (
 )
 
 
+def thumbnail_threads() -> int:
+    """Threads making thumbnails: half the CPUs (1 to 4), so the UI thread and the model keep theirs."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
 def preload_decoders() -> None:
     """Import the image plugins now, in the UI thread, before workers start.
 
@@ -132,7 +138,7 @@ class MainWindow(QMainWindow):
         self.session: Session | None = None
         self._custom_factory = predictor_factory is not None
         self.actions = Actions(self)
-        self.thumbnails = ThumbnailService(self.paths.thumbnails, threads=2, parent=self)
+        self.thumbnails = ThumbnailService(self.paths.thumbnails, threads=thumbnail_threads(), parent=self)
         self.thumbnails.pixels = cache_pixels(self.prefs.thumbnail_size)
         self.previews = PreviewService(parent=self)
         factory = predictor_factory or default_factory(self.prefs.weights)
