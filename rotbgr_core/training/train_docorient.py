@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=24)
     parser.add_argument("--out", type=Path, default=Path("rotbgr_core/weights/docorient.pt"))
     parser.add_argument("--pool-cache", type=Path, default=None)
+    parser.add_argument("--init", type=Path, default=None, help="continue from these weights")
+    parser.add_argument("--lr", type=float, default=2e-3)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     torch.manual_seed(args.seed)
@@ -142,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         pool_cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(pool_cache, pool=pool, **{f"val_{i:05d}": v for i, v in enumerate(val_pages)})
     net = DocOrientNet(args.width)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    if args.init is not None:
+        payload = torch.load(args.init, map_location="cpu", weights_only=True)
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    optimiser = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
     deadline = time.monotonic() + args.minutes * 60
     best, step, history = -1.0, 0, []
@@ -156,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         # Cosine decay over the time budget.
         progress = 1.0 - max(0.0, deadline - time.monotonic()) / (args.minutes * 60)
         for group in optimiser.param_groups:
-            group["lr"] = 2e-3 * 0.5 * (1 + np.cos(np.pi * min(1.0, progress)))
+            group["lr"] = args.lr * 0.5 * (1 + np.cos(np.pi * min(1.0, progress)))
         logits = net(normalise_patches(batch))
         loss = loss_fn(logits, labels)
         optimiser.zero_grad()
