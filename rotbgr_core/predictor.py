@@ -19,6 +19,10 @@ from rotbgr_core.types import Estimate
 
 #: The weights shipped inside the package.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "rotbgr.pt"
+#: The document-orientation weights (text windows), used beside the main model when present.
+DOCUMENT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "docorient.pt"
+#: A page needs at least this many text windows for the window verdict to replace the main model's.
+MIN_DOCUMENT_WINDOWS = 4
 CLASSICAL = "classical"
 
 
@@ -93,12 +97,60 @@ class ClassicalPredictor:
         return results
 
 
+class DocumentAwarePredictor:
+    """A predictor whose text pages are decided from scale-normalised text windows.
+
+    The base predictor says what each image is; for documents, the windows'
+    network (:mod:`rotbgr_core.docorient`) reads the text itself: its quarter
+    turn, mirror and calibrated confidence replace the base's whenever the page
+    has enough text.
+    """
+
+    def __init__(self, base: Predictor, orienter: object) -> None:
+        """Wrap ``base``; ``orienter`` is a :class:`rotbgr_core.docorient.DocOrienter`."""
+        from rotbgr_core.docorient import DocOrienter
+
+        assert isinstance(orienter, DocOrienter)
+        self.base = base
+        self.orienter = orienter
+        self.name = f"{base.name}+docorient"
+        self.device = base.device
+
+    def predict_images(self, images: Sequence[Image.Image]) -> list[Estimate]:
+        """Base estimates, with documents re-decided by their text windows."""
+        from rotbgr_core.docorient import calibrated_confidence, orient_page
+
+        estimates = self.base.predict_images(images)
+        results = []
+        for image, estimate in zip(images, estimates, strict=True):
+            if estimate.kind == "document":
+                page = orient_page(np.asarray(image.convert("L")), self.orienter)
+                if page.windows >= MIN_DOCUMENT_WINDOWS:
+                    estimate = Estimate(
+                        angle=page.angle,
+                        mirrored=page.mirrored,
+                        confidence=round(calibrated_confidence(page, self.orienter.calibration), 6),
+                        kind="document",
+                    )
+            results.append(estimate)
+        return results
+
+
+def _with_documents(base: Predictor, device: str) -> Predictor:
+    """Wrap ``base`` with the document-orientation network when its weights ship."""
+    if not DOCUMENT_WEIGHTS.exists():
+        return base
+    from rotbgr_core.docorient import DocOrienter
+
+    return DocumentAwarePredictor(base, DocOrienter.load(DOCUMENT_WEIGHTS, device))
+
+
 def load_predictor(weights: str | Path | None = None, device: str = "auto") -> Predictor:
     """Build the predictor for ``weights`` on ``device``.
 
     Args:
         weights: a weights file, ``None`` for the shipped model, or
-            ``"classical"`` for the classical estimator.
+            ``"classical"`` for the classical estimator alone.
         device: ``auto``, ``cpu`` or ``cuda``.
 
     Raises:
@@ -108,12 +160,15 @@ def load_predictor(weights: str | Path | None = None, device: str = "auto") -> P
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         raise DeviceError(f"unknown device {device!r}: use auto, cpu or cuda")
     path = DEFAULT_WEIGHTS if weights is None else Path(weights)
-    if (weights is not None and str(weights) == CLASSICAL) or (weights is None and not path.exists()):
+    if weights is not None and str(weights) == CLASSICAL:
         return ClassicalPredictor()  # needs no torch: keep start-up fast and small
+    if weights is None and not path.exists():
+        return _with_documents(ClassicalPredictor(), resolve_device(device)) if DOCUMENT_WEIGHTS.exists() else (
+            ClassicalPredictor())
     if not path.exists():
         raise FileNotFoundError(f"weights file not found: {path}")
     resolved = resolve_device(device)
     from rotbgr_core.learned import LearnedPredictor
 
     learned: Predictor = LearnedPredictor.load(path, resolved)
-    return learned
+    return _with_documents(learned, resolved) if weights is None else learned
