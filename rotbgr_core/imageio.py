@@ -10,6 +10,8 @@ from __future__ import annotations
 import glob
 import io
 import os
+import re
+import threading
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
@@ -30,7 +32,13 @@ MAX_PIXELS = 300_000_000
 #: Long side of the image handed to predictors.
 PREDICTION_SIZE = 1024
 
+#: PDFium is not thread-safe, not even across documents: every use holds this lock.
+PDFIUM_LOCK = threading.RLock()
+
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Our own check (in _open_image) refuses what Pillow would only warn about; a
+# process-wide filter is thread-safe where catch_warnings() is not.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
@@ -125,14 +133,15 @@ def count_pages(path: str) -> int:
     if suffix in PDF_SUFFIXES:
         import pypdfium2 as pdfium
 
-        try:
-            document = pdfium.PdfDocument(path)
-        except Exception as exc:  # pypdfium2 raises its own PdfiumError
-            raise ImageReadError(f"cannot open PDF: {_short(exc)}") from exc
-        try:
-            return len(document)
-        finally:
-            document.close()
+        with PDFIUM_LOCK:
+            try:
+                document = pdfium.PdfDocument(path)
+            except Exception as exc:  # pypdfium2 raises its own PdfiumError
+                raise ImageReadError(f"cannot open PDF: {_short(exc)}") from exc
+            try:
+                return len(document)
+            finally:
+                document.close()
     if suffix in (".tif", ".tiff"):
         with _open_image(path) as image:
             return int(getattr(image, "n_frames", 1))
@@ -166,6 +175,42 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+    (b"%PDF", "PDF"),
+)
+
+
+def _unidentified(path: str) -> str:
+    """Why Pillow could not identify a file: corrupt image, text, or other data."""
+    try:
+        with open(path, "rb") as handle:  # noqa: PTH123
+            head = handle.read(512)
+    except OSError as exc:
+        return f"cannot read file: {exc.strerror or exc}"
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature):
+            return f"corrupt {name} file (its header cannot be read)"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "corrupt WebP file (its header cannot be read)"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not an image (unrecognised data)"
+    return "not an image (the file contains text)"
+
+
+def _too_large(exc: Exception) -> str:
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    pixels = f"{int(match.group(1)):,} pixels" if match else "too many pixels"
+    return f"image too large to process safely ({pixels}; the limit is {MAX_PIXELS:,})"
+
+
 def _open_image(path: str) -> Image.Image:
     """Open an image file lazily, mapping every failure to a clear reason."""
     try:
@@ -177,21 +222,17 @@ def _open_image(path: str) -> Image.Image:
     if size == 0:
         raise ImageReadError("empty file (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+        image = Image.open(path)
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"image too large to process safely ({_short(exc)})") from exc
-    except Image.DecompressionBombWarning as exc:
-        raise ImageReadError(f"image too large to process safely ({_short(exc)})") from exc
+        raise ImageReadError(_too_large(exc)) from exc
     except UnidentifiedImageError as exc:
-        raise ImageReadError("not a supported image (unrecognised or corrupt data)") from exc
+        raise ImageReadError(_unidentified(path)) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"cannot read image: {_short(exc)}") from exc
     if image.width * image.height > MAX_PIXELS:
         image.close()
         raise ImageReadError(
-            f"image too large to process safely ({image.width}x{image.height} pixels)"
+            f"image too large to process safely ({image.width}x{image.height} pixels; the limit is {MAX_PIXELS:,})"
         )
     return image
 
@@ -255,6 +296,11 @@ def _bytes_io(data: bytes) -> io.BytesIO:
 
 
 def _render_pdf_page(path: str, page: int, long_side: int | None, dpi: float | None) -> Image.Image:
+    with PDFIUM_LOCK:
+        return _render_pdf_page_unlocked(path, page, long_side, dpi)
+
+
+def _render_pdf_page_unlocked(path: str, page: int, long_side: int | None, dpi: float | None) -> Image.Image:
     import pypdfium2 as pdfium
 
     try:

@@ -81,7 +81,7 @@ class ClassicalPredictor:
         for image in images:
             gray = np.asarray(image.convert("L"))
             skew = estimate_skew(gray)
-            kind = "document" if skew.method == "projection" and skew.text_fraction > 0.01 else "photo"
+            kind = "document" if skew.method == "fourier" and skew.text_fraction > 0.01 else "photo"
             results.append(
                 Estimate(
                     angle=skew.angle,

@@ -88,6 +88,6 @@ def test_fix_returns_corrected_image(base_url: str) -> None:
 def test_bad_upload_gives_clear_error(base_url: str) -> None:
     status, _, body = _post(base_url + "/predict?name=junk.png", b"this is not an image")
     record = json.loads(body)
-    assert status == 422 and record["path"] == "junk.png" and "not a supported image" in record["error"]
+    assert status == 422 and record["path"] == "junk.png" and "not an image" in record["error"]
     status, _, body = _post(base_url + "/fix?crop=sideways", b"x")
     assert status == 400 and "crop" in json.loads(body)["error"]

@@ -1,0 +1,184 @@
+"""Reading images (issue 2, section 2) end to end, and ``rotbgr predict`` output per SPEC."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import rotbgr_core.imageio as imageio
+from rotbgr_core.imageio import InputItem, iter_items, load_for_prediction, load_full
+from rotbgr_core.pipeline import iter_predictions
+from rotbgr_core.predictor import ClassicalPredictor
+from rotbgr_core.types import Failure, Prediction
+from tests.core.helpers import REPO_ROOT, photo, text_page
+
+SPEC_KEYS = ["path", "angle", "mirrored", "confidence", "error"]
+
+
+def _run_predict(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "rotbgr_core", "predict", "--weights", "classical", *args],
+        cwd=REPO_ROOT, capture_output=True, check=False, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+
+
+def _mixed_folder(root: Path) -> list[str]:
+    """A folder of mixed inputs; returns the expected item paths in order."""
+    root.mkdir()
+    photo(seed=1).save(root / "a.jpg", quality=90)
+    pages = [text_page(200, 260, seed=i).convert("RGB") for i in range(2)]
+    pages[0].save(root / "b.pdf", save_all=True, append_images=pages[1:], resolution=72.0)
+    (root / "c.pdf").write_bytes(b"%PDF-1.7\ngarbage")
+    frames = [text_page(120, 160, seed=i) for i in range(3)]
+    frames[0].save(root / "d.tif", save_all=True, append_images=frames[1:])
+    photo(seed=2).save(root / "e space 日本.png")
+    return [str(root / "a.jpg"), f"{root / 'b.pdf'}#page=1", f"{root / 'b.pdf'}#page=2", str(root / "c.pdf"),
+            f"{root / 'd.tif'}#page=1", f"{root / 'd.tif'}#page=2", f"{root / 'd.tif'}#page=3",
+            str(root / "e space 日本.png")]
+
+
+def test_predict_jsonl_is_exactly_the_spec(tmp_path: Path) -> None:
+    expected = _mixed_folder(tmp_path / "in")
+    result = _run_predict("--format", "jsonl", str(tmp_path / "in"))
+    assert result.returncode == 1  # c.pdf cannot be opened
+    lines = result.stdout.decode("utf-8").split("\n")
+    assert lines[-1] == ""  # every line ends with a newline, nothing else on stdout
+    records = [json.loads(line) for line in lines[:-1]]
+    assert [r["path"] for r in records] == expected
+    for record in records:
+        assert list(record) == SPEC_KEYS
+        if record["error"] is None:
+            assert isinstance(record["angle"], float) and -180.0 <= record["angle"] < 180.0
+            assert isinstance(record["mirrored"], bool)
+            assert isinstance(record["confidence"], float) and 0.0 <= record["confidence"] <= 1.0
+        else:
+            assert record["angle"] is None and record["mirrored"] is None and record["confidence"] is None
+    failed = [r for r in records if r["error"]]
+    assert [r["path"] for r in failed] == [str(tmp_path / "in" / "c.pdf")]
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert "c.pdf" in stderr and "Traceback" not in stderr
+
+
+def test_predict_csv_and_table(tmp_path: Path) -> None:
+    photo().save(tmp_path / "one.png")
+    result = _run_predict("--format", "csv", str(tmp_path / "one.png"))
+    rows = list(csv.reader(io.StringIO(result.stdout.decode("utf-8"))))
+    assert rows[0] == SPEC_KEYS and rows[1][0] == str(tmp_path / "one.png") and rows[1][4] == ""
+    result = _run_predict("--format", "table", str(tmp_path / "one.png"))
+    assert result.returncode == 0 and str(tmp_path / "one.png") in result.stdout.decode("utf-8")
+
+
+def test_missing_input_and_glob(tmp_path: Path) -> None:
+    photo().save(tmp_path / "g1.png")
+    photo().save(tmp_path / "g2.png")
+    items = list(iter_items([str(tmp_path / "g*.png"), str(tmp_path / "nothing.png")]))
+    assert [getattr(i, "file", None) for i in items[:2]] == [str(tmp_path / "g1.png"), str(tmp_path / "g2.png")]
+    assert getattr(items[2], "error", "") == "no such file or folder"
+
+
+def _cmyk(with_icc: bool) -> Image.Image:
+    image = photo(96, 64).convert("CMYK")
+    if with_icc:
+        image.info["icc_profile"] = b"not really a profile"
+    return image
+
+
+def _p_with_transparency() -> Image.Image:
+    image = photo(96, 64).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    image.info["transparency"] = 0
+    return image
+
+
+MODES = {
+    "cmyk.jpg": lambda: _cmyk(False),
+    "cmyk-icc.tif": lambda: _cmyk(True),
+    "rgba.png": lambda: photo(96, 64).convert("RGBA"),
+    "la.png": lambda: photo(96, 64).convert("LA"),
+    "p-transparent.png": _p_with_transparency,
+    "i16.png": lambda: Image.fromarray((np.arange(96 * 64).reshape(64, 96) * 10).astype(np.uint16)),
+    "i16.tif": lambda: Image.fromarray((np.arange(96 * 64).reshape(64, 96) * 10).astype(np.uint16)),
+    "bitonal.tif": lambda: text_page(96, 128).convert("1"),
+    "tiny.png": lambda: photo(5, 7),
+    "one-pixel.bmp": lambda: photo(1, 1),
+    "wide.png": lambda: photo(3000, 12),
+    "tall.jpg": lambda: photo(10, 2500),
+    "photo.webp": lambda: photo(96, 64),
+    "photo.gif": lambda: photo(96, 64).convert("P"),
+}
+
+
+@pytest.mark.parametrize("name", list(MODES))
+def test_every_mode_and_size_predicts(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    image = MODES[name]()
+    options = {"compression": "group4"} if name == "bitonal.tif" else {}
+    if "icc" in name:
+        options["icc_profile"] = image.info["icc_profile"]
+    if name == "p-transparent.png":
+        options["transparency"] = 0
+    image.save(path, **options)
+    rgb = load_for_prediction(InputItem(str(path)))
+    assert rgb.mode == "RGB" and max(rgb.size) <= 1024 and min(rgb.size) >= 1
+    [result] = list(iter_predictions([str(path)], ClassicalPredictor()))
+    assert isinstance(result, Prediction), result
+    assert -180.0 <= result.angle < 180.0
+
+
+def test_colours_are_normalised_without_errors(tmp_path: Path) -> None:
+    clear = Image.new("RGBA", (40, 30), (255, 0, 0, 0))  # fully transparent red
+    clear.save(tmp_path / "clear.png")
+    assert load_for_prediction(str(tmp_path / "clear.png")).getpixel((5, 5)) == (255, 255, 255)
+    Image.new("CMYK", (40, 30), (0, 0, 0, 0)).save(tmp_path / "white.jpg", quality=95)
+    assert min(load_for_prediction(str(tmp_path / "white.jpg")).getpixel((5, 5))) >= 250  # type: ignore[arg-type]
+    ramp = (np.linspace(1000, 3000, 40 * 30).reshape(30, 40)).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "dim16.png")
+    grey = np.asarray(load_for_prediction(str(tmp_path / "dim16.png")).convert("L"))
+    assert grey.min() <= 5 and grey.max() >= 250  # stretched, not crushed to black
+
+
+def test_large_jpeg_is_decoded_reduced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "big.jpg"
+    big = Image.new("RGB", (4000, 3000), (200, 180, 160))
+    big.paste(photo(400, 300), (100, 100))
+    big.save(path, quality=80)
+    decoded_sizes: list[tuple[int, int]] = []
+    real_load = imageio._load
+
+    def spy(image: Image.Image) -> None:
+        real_load(image)
+        decoded_sizes.append(image.size)
+
+    monkeypatch.setattr(imageio, "_load", spy)
+    result = load_for_prediction(str(path))
+    assert decoded_sizes == [(2000, 1500)]  # DCT-domain 1/2 scale, never the full 12 MP
+    assert max(result.size) == 1024
+    assert load_full(str(path)).size == (4000, 3000)
+
+
+def test_pdf_pages_and_broken_pdf_items(tmp_path: Path) -> None:
+    pages = [text_page(200, 260, seed=i).convert("RGB") for i in range(3)]
+    pages[0].save(tmp_path / "doc.pdf", save_all=True, append_images=pages[1:], resolution=72.0)
+    (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 nope")
+    results = list(iter_predictions([str(tmp_path / "doc.pdf"), str(tmp_path / "bad.pdf")], ClassicalPredictor()))
+    assert [r.path for r in results] == [f"{tmp_path / 'doc.pdf'}#page={n}" for n in (1, 2, 3)] + [
+        str(tmp_path / "bad.pdf")]
+    assert all(isinstance(r, Prediction) for r in results[:3])
+    assert isinstance(results[3], Failure) and "PDF" in results[3].error
+
+
+def test_first_frame_of_animated_gif(tmp_path: Path) -> None:
+    frames = [Image.new("P", (30, 20), i * 40) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    items = list(iter_items([str(tmp_path / "anim.gif")]))
+    assert items == [InputItem(str(tmp_path / "anim.gif"))]
+    assert load_for_prediction(items[0]).size == (30, 20)  # type: ignore[arg-type]
