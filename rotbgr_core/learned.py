@@ -34,7 +34,7 @@ from PIL import Image
 
 from rotbgr_core.geometry import inscribed_size, normalize_angle
 from rotbgr_core.learned_net import NUM_CLASSES, RotNet
-from rotbgr_core.skew import edge_orientation, estimate_skew
+from rotbgr_core.skew import edge_orientation, estimate_skew, ink_mask
 from rotbgr_core.types import Estimate
 
 #: Side of the square network input, in pixels.
@@ -177,6 +177,34 @@ def roll_quarters(log_probs: FloatArray, shift: int) -> FloatArray:
     return np.asarray(np.roll(table, -shift, axis=0).reshape(NUM_CLASSES), dtype=np.float32)
 
 
+def line_asymmetry(gray: U8Array, strips: int = 4) -> float:
+    """Ink above the text lines' x-height band against ink below it, as ``log(above / below)``.
+
+    ``gray`` is a deskewed page whose text lines run across.  Latin and Cyrillic
+    text have more ascenders and capitals than descenders, so the value is
+    positive for an upright page and negative for one upside down.  Computed in
+    vertical strips so that columns whose lines do not line up stay apart.
+    """
+    mask, _ = ink_mask(gray)
+    width = mask.shape[1]
+    above = below = 0.0
+    for index in range(strips):
+        strip = mask[:, index * width // strips : (index + 1) * width // strips]
+        profile = strip.sum(axis=1).astype(np.float64)
+        if profile.max() < 3:
+            continue
+        on = profile > 0.06 * float(np.percentile(profile[profile > 0], 90))
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            line = profile[start:stop]
+            if len(line) < 4:
+                continue
+            core = np.flatnonzero(line >= 0.4 * line.max())
+            above += float(line[: core[0]].sum())
+            below += float(line[core[-1] + 1 :].sum())
+    return math.log((above + 1.0) / (below + 1.0))
+
+
 @dataclass
 class Calibration:
     """Decision thresholds and the logistic confidence model."""
@@ -186,6 +214,9 @@ class Calibration:
     mirror_threshold_photo: float = 0.5
     residual_strength: float = 0.15
     patch_weight: float = 1.0
+    patches: int = 4
+    parity_weight: float = 5.0
+    updown_weight: float = 2.0
     coef: list[float] = field(default_factory=lambda: [0.0] * 8)
     intercept: float = 0.0
 
@@ -211,7 +242,9 @@ class RawResult:
     residual: float
     skew_angle: float | None = None
     skew_strength: float = 0.0
-    patch_log_probs: FloatArray | None = None
+    lines_vertical: bool | None = None
+    updown: float | None = None
+    patch_log_probs: FloatArray | None = None  # one row per patch, most text-like first
 
 
 def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
@@ -238,8 +271,18 @@ def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
 def combine_log_probs(raw: RawResult, cal: Calibration) -> FloatArray:
     """Normalised 8-class log-probabilities from the global view and any patches."""
     total = raw.log_probs.astype(np.float64)
-    if raw.patch_log_probs is not None:
-        total = total + cal.patch_weight * raw.patch_log_probs.astype(np.float64)
+    if raw.patch_log_probs is not None and cal.patches > 0:
+        total = total + cal.patch_weight * raw.patch_log_probs[: cal.patches].astype(np.float64).sum(axis=0)
+    if raw.lines_vertical is not None and cal.parity_weight > 0:
+        # Text lines that run down the deskewed page need an odd number of quarter turns.
+        odd = np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=bool)
+        total = total - cal.parity_weight * (odd != raw.lines_vertical)
+    if raw.updown is not None and raw.lines_vertical is not None and cal.updown_weight > 0:
+        # Ascenders above descenders: the upright turn is k = 0 (horizontal lines) or k = 1 (vertical).
+        up = 1 if raw.lines_vertical else 0
+        bonus = cal.updown_weight * float(np.clip(raw.updown, -1.5, 1.5))
+        turns = np.repeat(np.arange(4), 2)
+        total = total + bonus * (turns == up) - bonus * (turns == up + 2)
     total = total - total.max()
     total = total - math.log(float(np.exp(total).sum()))
     return np.asarray(total, dtype=np.float32)
@@ -278,12 +321,15 @@ class LearnedPredictor:
 
     name = "rotbgr-learned"
 
-    def __init__(self, net: RotNet, calibration: Calibration, device: str = "cpu", patches: int = 2) -> None:
-        """Wrap a network (already on ``device``, in eval mode) and its calibration."""
+    def __init__(self, net: RotNet, calibration: Calibration, device: str = "cpu", patches: int | None = None) -> None:
+        """Wrap a network (already on ``device``, in eval mode) and its calibration.
+
+        ``patches`` (default: the calibration's) is how many text patches a page gets.
+        """
         self.net = net
         self.calibration = calibration
         self.device = device
-        self.patches = patches
+        self.patches = calibration.patches if patches is None else patches
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> LearnedPredictor:
@@ -301,8 +347,7 @@ class LearnedPredictor:
         }
         net.load_state_dict(state)
         net.eval().to(device)
-        config = data.get("config", {})
-        return cls(net, Calibration.from_dict(data.get("calibration", {})), device, int(config.get("patches", 2)))
+        return cls(net, Calibration.from_dict(data.get("calibration", {})), device)
 
     def _run(self, views: list[FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Class log-probabilities, document probabilities and residuals for views."""
@@ -346,21 +391,23 @@ class LearnedPredictor:
             skew = estimate_skew(gray)
             raw.skew_angle = skew.angle
             raw.skew_strength = skew.strength
+            if skew.method not in ("edges", "none"):
+                raw.lines_vertical = skew.lines_vertical
             shift = round((skew.angle - raw.edge_angle) / 90.0)
             if shift:
                 raw.log_probs = roll_quarters(raw.log_probs, shift)
             fill = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
             page = rotate_expand(gray, skew.angle, fill)
+            if raw.lines_vertical is not None:
+                raw.updown = line_asymmetry(np.ascontiguousarray(np.rot90(page, 1)) if raw.lines_vertical else page)
             for centre in text_patch_centres(page, VIEW_SIZE, self.patches):
                 patch_views.append(to_view(crop_patch(page, centre, VIEW_SIZE)))
                 owners.append(index)
         if patch_views:
             patch_lp, _, _ = self._run(patch_views)
-            for row, owner in enumerate(owners):
-                raw = results[owner]
-                raw.patch_log_probs = (
-                    patch_lp[row] if raw.patch_log_probs is None else raw.patch_log_probs + patch_lp[row]
-                )
+            for index in set(owners):
+                rows = [row for row, owner in enumerate(owners) if owner == index]
+                results[index].patch_log_probs = patch_lp[rows]
         return results
 
     def predict_images(self, images: Sequence[Image.Image]) -> list[Estimate]:
