@@ -177,15 +177,15 @@ def roll_quarters(log_probs: FloatArray, shift: int) -> FloatArray:
     return np.asarray(np.roll(table, -shift, axis=0).reshape(NUM_CLASSES), dtype=np.float32)
 
 
-def line_asymmetry(gray: U8Array, strips: int = 4) -> float:
+def line_asymmetry(mask: NDArray[np.bool_], strips: int = 4) -> float:
     """Ink above the text lines' x-height band against ink below it, as ``log(above / below)``.
 
-    ``gray`` is a deskewed page whose text lines run across.  Latin and Cyrillic
-    text have more ascenders and capitals than descenders, so the value is
-    positive for an upright page and negative for one upside down.  Computed in
-    vertical strips so that columns whose lines do not line up stay apart.
+    ``mask`` is the ink of a deskewed page whose text lines run across.  Latin
+    and Cyrillic text have more ascenders and capitals than descenders, so the
+    value is positive for an upright page and negative for one upside down.
+    Computed in vertical strips so that columns whose lines do not line up stay
+    apart.
     """
-    mask, _ = ink_mask(gray)
     width = mask.shape[1]
     above = below = 0.0
     for index in range(strips):
@@ -205,6 +205,62 @@ def line_asymmetry(gray: U8Array, strips: int = 4) -> float:
     return math.log((above + 1.0) / (below + 1.0))
 
 
+def margin_asymmetry(mask: NDArray[np.bool_]) -> float:
+    """How much more ragged the right ends of text lines are than their left ends, as a log ratio.
+
+    ``mask`` is the ink of a deskewed page whose text lines run across.
+    Left-to-right text is aligned on the left (indents aside) and ends short on
+    the right, so the value is positive for such a page as it should be read,
+    negative mirrored.
+    """
+    profile = mask.sum(axis=1).astype(np.float64)
+    if profile.max() < 3:
+        return 0.0
+    on = profile > 0.06 * float(np.percentile(profile[profile > 0], 90))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
+    lefts: list[int] = []
+    rights: list[int] = []
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - start < 4:
+            continue
+        columns = np.flatnonzero(mask[start:stop].sum(axis=0) > 0)
+        if len(columns) < 10:
+            continue
+        lefts.append(int(columns[0]))
+        rights.append(int(columns[-1]))
+    if len(lefts) < 4:
+        return 0.0
+    left = np.asarray(lefts, dtype=np.float64)
+    right = np.asarray(rights, dtype=np.float64)
+    scale = max(1.0, float(np.median(right - left)))
+    left_dev = np.clip((left - np.median(left)) / scale, 0.0, 1.0).mean()
+    right_dev = np.clip((np.median(right) - right) / scale, 0.0, 1.0).mean()
+    return math.log((right_dev + 0.01) / (left_dev + 0.01))
+
+
+def line_direction(mask: NDArray[np.bool_], strips: int = 4) -> float:
+    """Share of empty rows minus share of empty columns of the ink, in strips.
+
+    Text lines leave empty rows between them (interline gaps) but seldom an
+    empty column across a whole strip of lines, so the value is positive when
+    the lines of a deskewed page run across and negative when they run down.
+    """
+
+    def empty_share(ink: NDArray[np.bool_]) -> float:
+        shares = []
+        width = ink.shape[1]
+        for index in range(strips):
+            strip = ink[:, index * width // strips : (index + 1) * width // strips]
+            rows = np.flatnonzero(strip.any(axis=1))
+            if len(rows) < 8:
+                continue
+            inside = strip[rows[0] : rows[-1] + 1].any(axis=1)
+            shares.append(1.0 - float(inside.mean()))
+        return float(np.mean(shares)) if shares else 0.0
+
+    return empty_share(mask) - empty_share(np.ascontiguousarray(mask.T))
+
+
 @dataclass
 class Calibration:
     """Decision thresholds and the logistic confidence model."""
@@ -217,6 +273,7 @@ class Calibration:
     patches: int = 4
     parity_weight: float = 5.0
     updown_weight: float = 2.0
+    margin_weight: float = 0.0
     coef: list[float] = field(default_factory=lambda: [0.0] * 8)
     intercept: float = 0.0
 
@@ -244,6 +301,8 @@ class RawResult:
     skew_strength: float = 0.0
     lines_vertical: bool | None = None
     updown: float | None = None
+    direction: float = 0.0
+    margin: float | None = None
     patch_log_probs: FloatArray | None = None  # one row per patch, most text-like first
 
 
@@ -273,16 +332,25 @@ def combine_log_probs(raw: RawResult, cal: Calibration) -> FloatArray:
     total = raw.log_probs.astype(np.float64)
     if raw.patch_log_probs is not None and cal.patches > 0:
         total = total + cal.patch_weight * raw.patch_log_probs[: cal.patches].astype(np.float64).sum(axis=0)
+    # How sure the page cues are of the lines' direction (a gap share of 0.1 or more: sure).
+    sure = min(1.0, abs(raw.direction) / 0.1)
     if raw.lines_vertical is not None and cal.parity_weight > 0:
         # Text lines that run down the deskewed page need an odd number of quarter turns.
         odd = np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=bool)
-        total = total - cal.parity_weight * (odd != raw.lines_vertical)
+        total = total - sure * cal.parity_weight * (odd != raw.lines_vertical)
     if raw.updown is not None and raw.lines_vertical is not None and cal.updown_weight > 0:
         # Ascenders above descenders: the upright turn is k = 0 (horizontal lines) or k = 1 (vertical).
         up = 1 if raw.lines_vertical else 0
-        bonus = cal.updown_weight * float(np.clip(raw.updown, -1.5, 1.5))
+        bonus = sure * cal.updown_weight * float(np.clip(raw.updown, -1.5, 1.5))
         turns = np.repeat(np.arange(4), 2)
         total = total + bonus * (turns == up) - bonus * (turns == up + 2)
+    if raw.margin is not None and raw.lines_vertical is not None and cal.margin_weight > 0:
+        # Ragged right edge in the upright frame: not mirrored (for left-to-right scripts).
+        up = 1 if raw.lines_vertical else 0
+        turns = np.repeat(np.arange(4), 2)
+        sign = (turns == up).astype(np.float64) - (turns == up + 2)
+        plain = np.tile([1.0, -1.0], 4)
+        total = total + sure * cal.margin_weight * float(np.clip(raw.margin, -2.0, 2.0)) * sign * plain
     total = total - total.max()
     total = total - math.log(float(np.exp(total).sum()))
     return np.asarray(total, dtype=np.float32)
@@ -391,15 +459,18 @@ class LearnedPredictor:
             skew = estimate_skew(gray)
             raw.skew_angle = skew.angle
             raw.skew_strength = skew.strength
-            if skew.method not in ("edges", "none"):
-                raw.lines_vertical = skew.lines_vertical
             shift = round((skew.angle - raw.edge_angle) / 90.0)
             if shift:
                 raw.log_probs = roll_quarters(raw.log_probs, shift)
             fill = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
             page = rotate_expand(gray, skew.angle, fill)
-            if raw.lines_vertical is not None:
-                raw.updown = line_asymmetry(np.ascontiguousarray(np.rot90(page, 1)) if raw.lines_vertical else page)
+            mask, _ = ink_mask(page)
+            if mask.sum() >= 200:
+                raw.direction = line_direction(mask)
+                raw.lines_vertical = raw.direction < 0
+                across = np.ascontiguousarray(np.rot90(mask, 1)) if raw.lines_vertical else mask
+                raw.updown = line_asymmetry(across)
+                raw.margin = margin_asymmetry(across)
             for centre in text_patch_centres(page, VIEW_SIZE, self.patches):
                 patch_views.append(to_view(crop_patch(page, centre, VIEW_SIZE)))
                 owners.append(index)

@@ -299,6 +299,10 @@ def calibrate(predictor: LearnedPredictor, items: list[tuple]) -> Calibration:
         neg = [f for f, t in flags if not t]
         return (float(np.mean(pos)) if pos else 0.0, float(np.mean(neg)) if neg else 0.0)
 
+    cal.margin_weight = max(
+        (0.0, 0.5, 1.0, 2.0, 4.0),
+        key=lambda m: score(doc_idx, Calibration(**{**cal.to_dict(), "margin_weight": m})),
+    )
     # Documents: the threshold that makes the most answers fully correct.
     cal.mirror_threshold_doc = max(
         (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99),
