@@ -274,6 +274,7 @@ class Calibration:
     parity_weight: float = 5.0
     updown_weight: float = 2.0
     margin_weight: float = 0.0
+    photo_mirror_view: bool = True
     coef: list[float] = field(default_factory=lambda: [0.0] * 8)
     intercept: float = 0.0
 
@@ -304,6 +305,7 @@ class RawResult:
     direction: float = 0.0
     margin: float | None = None
     patch_log_probs: FloatArray | None = None  # one row per patch, most text-like first
+    mirror_log_probs: FloatArray | None = None  # the mirrored global view's, mapped back (photos)
 
 
 def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
@@ -330,6 +332,8 @@ def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
 def combine_log_probs(raw: RawResult, cal: Calibration) -> FloatArray:
     """Normalised 8-class log-probabilities from the global view and any patches."""
     total = raw.log_probs.astype(np.float64)
+    if raw.mirror_log_probs is not None and cal.photo_mirror_view:
+        total = 0.5 * (total + raw.mirror_log_probs.astype(np.float64))
     if raw.patch_log_probs is not None and cal.patches > 0:
         total = total + cal.patch_weight * raw.patch_log_probs[: cal.patches].astype(np.float64).sum(axis=0)
     # How sure the page cues are of the lines' direction (a gap share of 0.1 or more: sure).
@@ -398,6 +402,7 @@ class LearnedPredictor:
         self.calibration = calibration
         self.device = device
         self.patches = calibration.patches if patches is None else patches
+        self.mirror_view = calibration.photo_mirror_view
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> LearnedPredictor:
@@ -450,6 +455,13 @@ class LearnedPredictor:
         results = [
             RawResult(edge[0], edge[1], float(doc[i]), log_probs[i], float(residual[i])) for i, edge in enumerate(edges)
         ]
+        photos = [i for i, raw in enumerate(results) if raw.doc_prob < self.calibration.doc_threshold]
+        if photos and self.mirror_view:
+            flipped, _, _ = self._run([np.ascontiguousarray(views[i][:, :, ::-1]) for i in photos])
+            # A mirrored view's class (k, m) is the original's (-k mod 4, 1 - m).
+            source = [2 * ((-(c // 2)) % 4) + (1 - c % 2) for c in range(NUM_CLASSES)]
+            for row, index in enumerate(photos):
+                results[index].mirror_log_probs = flipped[row][source]
         patch_views: list[FloatArray] = []
         owners: list[int] = []
         for index, raw in enumerate(results):

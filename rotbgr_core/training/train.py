@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -215,10 +216,12 @@ def calibration_set(rows: list[dict], count: int, seed: int) -> list[tuple]:
     """Dev-like inputs ``(image, angle, mirrored, is_doc)`` from calibration sources."""
     rng = np.random.default_rng(seed)
     docs = [row for row in rows if row["kind"] == "document"]
-    scenes = [row for row in rows if row["kind"] in ("photo", "illustration")]
+    photos = [row for row in rows if row["kind"] == "photo"]
+    drawings = [row for row in rows if row["kind"] == "illustration"]
     items = []
     for index in range(count):
-        pick = docs if index % 2 == 0 and docs else scenes
+        # Half pages; the other half real photos and illustrations in equal parts.
+        pick = docs if index % 2 == 0 and docs else (photos if index % 4 == 1 and photos else drawings)
         row = pick[int(rng.integers(len(pick)))]
         image, angle, mirrored = dev_like_image(row, rng)
         items.append((image, angle, mirrored, row["kind"] == "document"))
@@ -252,6 +255,7 @@ def calibrate(predictor: LearnedPredictor, items: list[tuple]) -> Calibration:
     raws: list[RawResult] = []
     batch = 16
     predictor.patches = 8
+    predictor.mirror_view = True
     for start in range(0, len(items), batch):
         raws.extend(predictor.measure([item[0] for item in items[start : start + batch]]))
     cal = Calibration(**{**predictor.calibration.to_dict(), "coef": [0.0] * 8, "intercept": 0.0})
@@ -274,6 +278,9 @@ def calibrate(predictor: LearnedPredictor, items: list[tuple]) -> Calibration:
         key=lambda s: photo_err(Calibration(**{**cal.to_dict(), "residual_strength": s})),
     )
     cal.residual_strength = best
+    cal.photo_mirror_view = max(
+        (False, True), key=lambda v: score(photo_idx, Calibration(**{**cal.to_dict(), "photo_mirror_view": v}))
+    )
     grid = [
         (n, w, pw, uw)
         for n in (0, 2, 4, 6, 8)
@@ -326,6 +333,14 @@ def calibrate(predictor: LearnedPredictor, items: list[tuple]) -> Calibration:
         cal.intercept = intercept
     else:
         cal.intercept = 4.0 if target.mean() > 0.5 else -4.0
+    # The confidence is used as "at >= 0.8, trust it": shift the logit down until at least 98.5% of the
+    # calibration answers at or above 0.8 are fully correct (at most 3 logits).
+    for _ in range(12):
+        conf = np.array([decide(r, cal).confidence for r in raws])
+        high = conf >= 0.8
+        if not high.any() or target[high].mean() >= 0.985:
+            break
+        cal.intercept -= 0.25
     for name, indices in (("photo", photo_idx), ("doc", doc_idx)):
         ests = [decide(raws[i], cal) for i in indices]
         ok = [_correct(e, truth[i][0], truth[i][1]) for e, i in zip(ests, indices, strict=True)]
@@ -482,7 +497,14 @@ def main(argv: list[str] | None = None) -> int:
     # Round to fp16 first so the calibration sees exactly the shipped weights.
     net.load_state_dict({k: (v.half().float() if v.is_floating_point() else v) for k, v in net.state_dict().items()})
     predictor = LearnedPredictor(net, Calibration(), "cpu")
-    items = calibration_set(read_train_index(cache, calibration=True), args.calib_items, args.seed + 1)
+    stash = work / f"calib_items_{args.calib_items}_{args.seed + 1}.pkl"
+    if stash.exists():
+        with open(stash, "rb") as handle:
+            items = pickle.load(handle)
+    else:
+        items = calibration_set(read_train_index(cache, calibration=True), args.calib_items, args.seed + 1)
+        with open(stash, "wb") as handle:
+            pickle.dump(items, handle)
     cal = calibrate(predictor, items)
     export(net, cal, out, meta)
     return 0
