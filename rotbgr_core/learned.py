@@ -275,7 +275,7 @@ class Calibration:
     updown_weight: float = 2.0
     margin_weight: float = 0.0
     photo_mirror_view: bool = True
-    coef: list[float] = field(default_factory=lambda: [0.0] * 8)
+    coef: list[float] = field(default_factory=list)
     intercept: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -309,7 +309,7 @@ class RawResult:
 
 
 def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
-    """The features of the logistic confidence model (8 of them)."""
+    """The features of the logistic confidence model: one block for pages, one for photos."""
     combined = combine_log_probs(raw, cal)
     probs = np.exp(combined)
     turn = probs.reshape(4, 2).sum(axis=1)
@@ -317,16 +317,18 @@ def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
     k = int(np.argmax(turn))
     mirror_p = float(probs[2 * k + 1] / max(turn[k], 1e-9))
     is_doc = raw.doc_prob >= cal.doc_threshold
-    return [
+    common = [
         float(order[-1]),
-        float(order[-1] - order[-2]),
+        math.log(max(float(order[-1]), 1e-9) / max(float(order[-2]), 1e-9)),
         abs(mirror_p - 0.5) * 2.0,
-        float(is_doc),
-        raw.skew_strength if is_doc else raw.edge_strength,
-        float(raw.doc_prob),
-        abs(raw.residual) * 45.0 / 45.0,
-        float(is_doc) * float(order[-1]),
     ]
+    if is_doc:
+        sure = min(1.0, abs(raw.direction) / 0.1)
+        updown = min(1.5, abs(raw.updown or 0.0)) * sure
+        block = [*common, raw.skew_strength, sure, updown]
+        return [1.0, *block, *([0.0] * len(block))]
+    block = [*common, raw.edge_strength, abs(raw.residual), float(raw.doc_prob)]
+    return [0.0, *([0.0] * len(block)), *block]
 
 
 def combine_log_probs(raw: RawResult, cal: Calibration) -> FloatArray:
@@ -378,7 +380,9 @@ def decide(raw: RawResult, cal: Calibration) -> Estimate:
         mirrored = mirror_p > cal.mirror_threshold_photo
     angle = normalize_angle(base + 90.0 * k)
     feats = np.asarray(confidence_features(raw, cal), dtype=np.float64)
-    logit = float(np.dot(np.asarray(cal.coef, dtype=np.float64), feats) + cal.intercept)
+    logit = cal.intercept
+    if len(cal.coef) == len(feats):
+        logit += float(np.dot(np.asarray(cal.coef, dtype=np.float64), feats))
     confidence = 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, logit))))
     return Estimate(
         angle=angle,

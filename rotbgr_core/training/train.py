@@ -258,7 +258,7 @@ def calibrate(predictor: LearnedPredictor, items: list[tuple]) -> Calibration:
     predictor.mirror_view = True
     for start in range(0, len(items), batch):
         raws.extend(predictor.measure([item[0] for item in items[start : start + batch]]))
-    cal = Calibration(**{**predictor.calibration.to_dict(), "coef": [0.0] * 8, "intercept": 0.0})
+    cal = Calibration(**{**predictor.calibration.to_dict(), "coef": [], "intercept": 0.0})
     truth = [(item[1], item[2], item[3]) for item in items]
     photo_idx = [i for i, t in enumerate(truth) if not t[2]]
     doc_idx = [i for i, t in enumerate(truth) if t[2]]
@@ -333,14 +333,19 @@ def calibrate(predictor: LearnedPredictor, items: list[tuple]) -> Calibration:
         cal.intercept = intercept
     else:
         cal.intercept = 4.0 if target.mean() > 0.5 else -4.0
-    # The confidence is used as "at >= 0.8, trust it": shift the logit down until at least 98.5% of the
-    # calibration answers at or above 0.8 are fully correct (at most 3 logits).
-    for _ in range(12):
-        conf = np.array([decide(r, cal).confidence for r in raws])
-        high = conf >= 0.8
-        if not high.any() or target[high].mean() >= 0.985:
-            break
-        cal.intercept -= 0.25
+    # The confidence is used as "at >= 0.8, trust it": shift the logit down (at most 3) until at least 98.5% of
+    # the calibration answers at or above 0.8 are fully correct, keeping some answers there.
+    base = cal.intercept
+    options = []
+    for shift in np.arange(0.0, 3.01, 0.25):
+        cal.intercept = base - float(shift)
+        high = np.array([decide(r, cal).confidence for r in raws]) >= 0.8
+        if high.sum() >= 5:
+            options.append((float(shift), float(target[high].mean()), float(high.mean())))
+    good = [o for o in options if o[1] >= 0.985]
+    chosen = good[0] if good else (max(options, key=lambda o: o[1]) if options else (0.0, 0.0, 0.0))
+    cal.intercept = base - chosen[0]
+    _log(f"confidence shift {chosen[0]:.2f}: {chosen[1]:.3f} correct among {chosen[2]:.3f} at >= 0.8")
     for name, indices in (("photo", photo_idx), ("doc", doc_idx)):
         ests = [decide(raws[i], cal) for i in indices]
         ok = [_correct(e, truth[i][0], truth[i][1]) for e, i in zip(ests, indices, strict=True)]
