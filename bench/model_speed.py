@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -48,10 +49,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=60)
     parser.add_argument("--weights", default=None)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: the predictor's choice)")
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        os.environ["ROTBGR_TORCH_THREADS"] = str(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = make_inputs(folder, args.count)
@@ -70,7 +72,7 @@ def main() -> None:
         "images": len(results),
         "library_images_per_s": round(len(results) / library, 2),
         "cli_images_per_s_with_startup": round(len(results) / whole, 2),
-        "threads": args.threads,
+        "torch_threads": torch.get_num_threads(),
     }
     print(json.dumps(report))
 
