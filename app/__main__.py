@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -11,7 +13,8 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options of the app."""
     parser = argparse.ArgumentParser(prog="rotbgr gui", description="RotBGR: put images upright, with review.")
-    parser.add_argument("folder", nargs="?", default=None, help="folder to open (default: the welcome page)")
+    parser.add_argument("folder", nargs="?", default=None,
+                        help="folder to open, or an image to open with its folder (default: the welcome page)")
     parser.add_argument("--sample", action="store_true", help="open the bundled sample folder")
     return parser
 
@@ -38,9 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.aboutToQuit.connect(closed.set)
     window = MainWindow()
     window.show()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C or a kill closes the window properly (saving)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, window.close)
     folder = str(theme.SAMPLE_FOLDER) if args.sample else args.folder
     if folder:
-        loop.call_soon(window.open_folder, folder)
+        loop.call_soon(window.open_dropped, [folder])
     with loop:
         loop.run_until_complete(closed.wait())
     window.shutdown()

@@ -92,6 +92,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("about", "&About RotBGR", "Help", (), "", "About RotBGR"),
 )
 
+#: Short labels for toolbar buttons that show text.
+ICON_TEXT = {"open": "Open", "export": "Export", "accept": "Accept", "reject": "Reject"}
+
 #: Arrow keys navigate in the detail view (in the grid they move the selection in two dimensions).
 DETAIL_NEXT_KEYS = ("Right", "Down")
 DETAIL_PREVIOUS_KEYS = ("Left", "Up")
@@ -114,6 +117,7 @@ class Actions(QObject):
                 action.setIcon(theme.icon(spec.icon))
             action.setCheckable(spec.checkable)
             action.setStatusTip(spec.tip)
+            action.setIconText(ICON_TEXT.get(spec.name, spec.text.replace("&", "").rstrip("…")))
             shortcut = shortcut_text(spec)
             action.setToolTip(f"{spec.tip or spec.text.replace('&', '')}" + (f"  ({shortcut})" if shortcut else ""))
             self._actions[spec.name] = action
@@ -141,7 +145,7 @@ class Actions(QObject):
 
 def shortcut_text(spec: Spec) -> str:
     """Human text for a spec's shortcuts, e.g. ``Ctrl+Shift+Z / Ctrl+Y``."""
-    shown = [s for s in spec.shortcuts if s not in ("}", "{", "Enter", "Ctrl++")]
+    shown = [s for s in spec.shortcuts if s not in ("}", "{", "Enter", "Ctrl++", "Ctrl+Y")]
     if spec.name == "next":
         shown = ["Space", "→", "↓"]
     if spec.name == "previous":

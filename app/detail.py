@@ -175,7 +175,8 @@ class ImagePane(QGraphicsView):
         if self.corrected:
             crop = crop_rect(width, height, angle, self.crop)
             outside = QPainterPath()
-            outside.addRect(bounds.united(crop).adjusted(-2, -2, 2, 2))
+            outside.addPolygon(self.pixmap_item.mapToScene(self.pixmap_item.boundingRect()))
+            outside.closeSubpath()
             inside = QPainterPath()
             inside.addRect(crop)
             self._shade.setPath(outside.subtracted(inside))
@@ -184,7 +185,7 @@ class ImagePane(QGraphicsView):
             self._shade.setVisible(True)
             self._frame.setVisible(True)
             self._backdrop.setVisible(True)
-            self.content = crop.united(bounds) if self.crop == "expand" else crop
+            self.content = crop.united(bounds)  # what the crop leaves out stays visible, dimmed
         else:
             self.content = bounds
         margin = max(self.content.width(), self.content.height()) * 0.02
@@ -674,6 +675,8 @@ class DetailView(QWidget):
         if item is None:
             return
         correction = item.correction
+        kind = item.kind if item.kind in ("document", "photo") else "unknown kind"
+        self.crop_combo.setItemText(0, f"By kind ({kind}): {self.crop_for(item.kind)}")
         self.corrected.set_correction(correction.angle, correction.mirrored, self.current_crop())
         title = f"Corrected  ·  {angle_text(correction.angle)}"
         if correction.mirrored:
@@ -707,7 +710,9 @@ class DetailView(QWidget):
             if item.page is not None:
                 details.append(f"page {item.page} of {item.page_count}")
             folder = str(Path(item.file).parent)
+            folder = self.subtitle.fontMetrics().elidedText(folder, Qt.TextElideMode.ElideMiddle, 270)
             self.subtitle.setText(" · ".join(details) + ("\n" if details else "") + folder)
+            self.subtitle.setToolTip(item.file)
             state = item.state
             colour = theme.STATE_COLOURS[state]
             self.state_chip.setText(theme.STATE_LABELS[state].upper())

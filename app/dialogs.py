@@ -75,6 +75,9 @@ class SettingsDialog(QDialog):
         if not has_cuda:
             self.device.model().item(2).setEnabled(False)  # type: ignore[attr-defined]
         form.addRow("Device", self.device)
+        device_note = QLabel("A CUDA GPU was found." if has_cuda else "No CUDA GPU found: the model runs on the CPU.")
+        device_note.setObjectName("muted")
+        form.addRow("", device_note)
         self.batch = QSpinBox()
         self.batch.setRange(1, 256)
         self.batch.setToolTip("Images per model batch: larger is faster on a GPU, uses more memory")
@@ -104,6 +107,10 @@ class SettingsDialog(QDialog):
         self.threshold.setDecimals(2)
         self.threshold.setToolTip("Items below this confidence are marked for review")
         form.addRow("Confidence threshold", self.threshold)
+        threshold_note = QLabel("Images below it are outlined in amber or red and counted as low confidence.")
+        threshold_note.setObjectName("muted")
+        threshold_note.setWordWrap(True)
+        form.addRow("", threshold_note)
         thumb_row = QHBoxLayout()
         self.thumb = QSlider(Qt.Orientation.Horizontal)
         self.thumb.setRange(96, 320)
@@ -116,6 +123,7 @@ class SettingsDialog(QDialog):
         thumb_row.addWidget(self.thumb_label)
         form.addRow("Thumbnail size", thumb_row)
         layout.addLayout(form)
+        layout.addSpacing(14)
         layout.addStretch(1)
 
         buttons = QDialogButtonBox(
@@ -240,7 +248,11 @@ class HelpOverlay(QWidget):
         key_font = painter.font()
         key_font.setBold(True)
         row_h = 25
-        col_w = min(290, max(220, (self.width() - 120) // 4))
+        painter.setFont(key_font)
+        metrics = painter.fontMetrics()
+        key_w = max(metrics.horizontalAdvance(keys) for group in groups.values() for keys, _ in group) + 18
+        painter.setFont(font)
+        col_w = min(key_w + 200, max(key_w + 150, (self.width() - 120) // 4))
         heights = [sum(len(groups[g]) * row_h + 40 for g in col) for col in columns]
         card_w = col_w * len(columns) + 60
         card_h = max(heights) + 110
@@ -270,17 +282,17 @@ class HelpOverlay(QWidget):
                 y += 28
                 for keys, text in groups[group]:
                     painter.setFont(key_font)
-                    key_rect = QRectF(x, y, 112, row_h - 5)
+                    key_rect = QRectF(x, y, key_w, row_h - 5)
                     pill = QPainterPath()
                     pill.addRoundedRect(key_rect, 5, 5)
                     painter.fillPath(pill, QColor("#30343b"))
                     painter.setPen(QColor("#e9edf2"))
-                    metrics_text = painter.fontMetrics().elidedText(keys, Qt.TextElideMode.ElideRight, 104)
-                    painter.drawText(key_rect, Qt.AlignmentFlag.AlignCenter, metrics_text)
+                    painter.drawText(key_rect, Qt.AlignmentFlag.AlignCenter, keys)
                     painter.setFont(font)
                     painter.setPen(theme.TEXT)
-                    label = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, col_w - 130)
-                    painter.drawText(QRectF(x + 122, y, col_w - 126, row_h - 5), Qt.AlignmentFlag.AlignVCenter, label)
+                    label = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, col_w - key_w - 22)
+                    painter.drawText(QRectF(x + key_w + 10, y, col_w - key_w - 14, row_h - 5),
+                                     Qt.AlignmentFlag.AlignVCenter, label)
                     y += row_h
                 y += 12
         painter.end()

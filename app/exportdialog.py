@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QSpinBox,
-    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -34,10 +33,18 @@ from PySide6.QtWidgets import (
 )
 
 from app import theme
-from app.export_adapter import ExportResult, ExportTask, export_tasks
-from app.exportplan import ExportSettings, PlanError, plan_tasks, report_record, select_items, write_report
+from app.export_adapter import ExportResult, export_tasks
+from app.exportplan import (
+    ExportPlan,
+    ExportSettings,
+    PlanError,
+    plan_tasks,
+    report_record,
+    select_items,
+    write_report,
+)
 from app.inference import format_duration
-from app.model import Correction, Session, atomic_write_text
+from app.model import Correction, Session, atomic_write_text, decision_record
 from app.settings import Preferences
 from app.workers import CancelFlag, GeneratorWorker, Pool
 
@@ -83,31 +90,31 @@ class ExportService(QObject):
 
     async def run(
         self,
-        tasks: Sequence[ExportTask],
+        plan: ExportPlan,
         out_format: str,
         quality: int | None,
         report_records: dict[str, dict[str, object]],
         report_path: Path | None,
         on_result: Callable[[ExportResult], None] | None = None,
     ) -> ExportSummary:
-        """Export ``tasks`` in the background and return the summary (awaitable on the qasync loop)."""
+        """Export the plan's tasks in the background and return the summary (awaitable on the qasync loop).
+
+        ``report_records`` holds, per key, the review fields copied when the export started; each
+        line of the report adds what the core did.
+        """
         if self._worker is not None:
             raise RuntimeError("an export is already running")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
+        tasks = list(plan.tasks)
         summary = ExportSummary(total=len(tasks))
         start = time.monotonic()
-        tasks = list(tasks)
 
         def work(cancel: CancelFlag) -> Iterator[ExportResult]:
             lines: list[dict[str, object]] = []
             try:
-                for result in export_tasks(tasks, out_format, quality, cancel):
-                    record = dict(report_records.get(result.key, {"path": result.key}))
-                    record.update({"output": result.output, "action": result.action})
-                    if result.error:
-                        record["export_error"] = result.error
-                    lines.append(record)
+                for result in export_tasks(tasks, plan.layout, out_format, quality, cancel):
+                    lines.append(report_record(report_records.get(result.key, {"path": result.key}), result))
                     yield result
             finally:
                 if report_path is not None and lines:
@@ -150,9 +157,9 @@ class ExportService(QObject):
         return self._pool.drain(timeout_ms)
 
 
-def build_tasks(
+def build_plan(
     session: Session, settings: ExportSettings, selection: Sequence[str], preferences: Preferences
-) -> list[ExportTask]:
+) -> ExportPlan:
     """The tasks of an export (raises :class:`PlanError` with a message for the user)."""
     items = select_items(session.items, settings.scope, settings.min_confidence, selection)
     if not items:
@@ -160,8 +167,46 @@ def build_tasks(
     return plan_tasks(items, settings, session.folder, preferences.crop_for)
 
 
+class Pages(QWidget):
+    """Pages shown one at a time; unlike a QStackedWidget, it is only as large as the page shown."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._pages: list[QWidget] = []
+        self._current = 0
+
+    def addWidget(self, page: QWidget) -> None:  # noqa: N802 - same API as QStackedWidget
+        """Add a page (hidden unless it is the first)."""
+        self._layout.addWidget(page)
+        page.setVisible(not self._pages)
+        self._pages.append(page)
+
+    def widget(self, index: int) -> QWidget:
+        """Page ``index``."""
+        return self._pages[index]
+
+    def count(self) -> int:
+        """Number of pages."""
+        return len(self._pages)
+
+    def currentIndex(self) -> int:  # noqa: N802 - same API as QStackedWidget
+        """The page shown."""
+        return self._current
+
+    def setCurrentIndex(self, index: int) -> None:  # noqa: N802 - same API as QStackedWidget
+        """Show page ``index`` only."""
+        self._current = index
+        for i, page in enumerate(self._pages):
+            page.setVisible(i == index)
+
+
 class ExportDialog(QDialog):
     """Options, then progress (count, rate, time left, Cancel), then the summary with the failures."""
+
+    export_finished = Signal()
+    """The export ended (completed or cancelled); the session holds what was written."""
 
     def __init__(
         self,
@@ -182,7 +227,7 @@ class ExportDialog(QDialog):
         self.summary: ExportSummary | None = None
         self.task: asyncio.Task[ExportSummary] | None = None
         self._start = 0.0
-        self.pages = QStackedWidget()
+        self.pages = Pages()
         self.pages.addWidget(self._options_page())
         self.pages.addWidget(self._progress_page())
         self.pages.addWidget(self._summary_page())
@@ -215,12 +260,14 @@ class ExportDialog(QDialog):
         self.output_edit.setPlaceholderText("Choose where the corrected images go")
         self.output_edit.textChanged.connect(self._update_counts)
         browse = QPushButton("Browse…")
+        browse.setAutoDefault(False)
         browse.clicked.connect(self._browse)
         folder_row.addWidget(self.output_edit, 1)
         folder_row.addWidget(browse)
         form.addRow("Output folder", folder_row)
 
         naming = QVBoxLayout()
+        naming.setSpacing(8)
         self.naming_suffix = QRadioButton("Add a suffix, all in the output folder")
         self.naming_tree = QRadioButton("Same names, same folder tree under the output folder")
         self.naming_group = QButtonGroup(self)
@@ -245,9 +292,11 @@ class ExportDialog(QDialog):
             self.format_combo.addItem(text, value)
         self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(prefs.export_format)))
         self.quality_spin = QSpinBox()
-        self.quality_spin.setRange(1, 100)
+        self.quality_spin.setRange(0, 100)
+        self.quality_spin.setSpecialValueText("Quality like the input")
         self.quality_spin.setValue(prefs.export_quality)
         self.quality_spin.setPrefix("Quality ")
+        self.quality_spin.setToolTip("JPEG/WebP quality; at the minimum, each JPEG keeps its own estimated quality")
         self.format_combo.currentIndexChanged.connect(self._update_counts)
         format_row.addWidget(self.format_combo, 1)
         format_row.addWidget(self.quality_spin)
@@ -262,17 +311,22 @@ class ExportDialog(QDialog):
         form.addRow("Crop", self.crop_combo)
 
         scope = QVBoxLayout()
+        scope.setSpacing(8)
         self.scope_accepted = QRadioButton()
         confidence_row = QHBoxLayout()
-        self.scope_confidence = QRadioButton()
+        self.scope_confidence = QRadioButton("Confidence at least")
         self.min_confidence = QDoubleSpinBox()
         self.min_confidence.setRange(0.0, 1.0)
         self.min_confidence.setSingleStep(0.05)
         self.min_confidence.setDecimals(2)
         self.min_confidence.setValue(prefs.export_min_confidence)
         self.min_confidence.valueChanged.connect(self._update_counts)
+        self.min_confidence.setFixedSize(118, 32)
+        self.confidence_count = QLabel("")
+        self.confidence_count.setObjectName("muted")
         confidence_row.addWidget(self.scope_confidence)
         confidence_row.addWidget(self.min_confidence)
+        confidence_row.addWidget(self.confidence_count)
         confidence_row.addStretch(1)
         self.scope_selection = QRadioButton()
         self.scope_group = QButtonGroup(self)
@@ -295,6 +349,7 @@ class ExportDialog(QDialog):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         cancel = QPushButton("Cancel")
+        cancel.setAutoDefault(False)
         cancel.clicked.connect(self.reject)
         self.export_button = QPushButton(theme.icon("export"), "  Export")
         self.export_button.setDefault(True)
@@ -334,23 +389,31 @@ class ExportDialog(QDialog):
         confident = len(select_items(items, "confidence", self.min_confidence.value()))
         selected = len(select_items(items, "selection", selection=self.selection))
         self.scope_accepted.setText(f"Accepted only ({accepted:,})")
-        self.scope_confidence.setText(f"Confidence at least ({confident:,} incl. reviewed)")
+        self.scope_confidence.setText("Confidence at least")
+        self.confidence_count.setText(f"({confident:,})")
+        self.confidence_count.setToolTip("Images you adjusted or accepted are included whatever their confidence")
         self.scope_selection.setText(f"The selection ({selected:,})")
         self.quality_spin.setEnabled(self.format_combo.currentData() in ("keep", "jpeg", "webp"))
         self.suffix_edit.setEnabled(self.naming_suffix.isChecked())
         settings = self.settings()
         try:
-            tasks = build_tasks(self.session, settings, self.selection, self.preferences)
+            plan = build_plan(self.session, settings, self.selection, self.preferences)
         except PlanError as exc:
             self.plan_label.setText(str(exc))
             self.plan_label.setStyleSheet(f"color: {theme.WARN.name()};")
             self.export_button.setEnabled(False)
             return
-        example = tasks[0].output
+        count = len(plan.tasks)
+        example = plan.example(settings.out_format)
+        try:
+            shown = str(example.relative_to(Path(plan.layout.output_dir)))
+        except ValueError:
+            shown = example.name
         self.plan_label.setStyleSheet("")
         self.plan_label.setText(
-            f"{len(tasks):,} image{'s' if len(tasks) != 1 else ''} will be written, e.g. {example}.\n"
-            f"A report ({REPORT_NAME}) of what was done is saved in the output folder."
+            f"{count:,} image{'s' if count != 1 else ''} will be written to {settings.output_dir}, "
+            f"e.g. {shown} (an existing file is never replaced: a number is added).\n"
+            f"A report of what was done to each file ({REPORT_NAME}) is saved with them."
         )
         self.export_button.setEnabled(True)
 
@@ -376,6 +439,12 @@ class ExportDialog(QDialog):
         layout.addWidget(self.current_label)
         self.failures_label = QLabel("")
         layout.addWidget(self.failures_label)
+        note = QLabel("Keep reviewing meanwhile if you like: the images are written in the background, "
+                      "each one complete or not at all.")
+        note.setObjectName("muted")
+        note.setWordWrap(True)
+        layout.addSpacing(6)
+        layout.addWidget(note)
         layout.addStretch(1)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -388,24 +457,22 @@ class ExportDialog(QDialog):
     def start(self) -> None:
         """Plan and start the export (it runs on the qasync loop; see :meth:`run`)."""
         try:
-            tasks = build_tasks(self.session, self.settings(), self.selection, self.preferences)
+            plan = build_plan(self.session, self.settings(), self.selection, self.preferences)
         except PlanError as exc:
             self.plan_label.setText(str(exc))
             return
         self._remember()
-        self.task = asyncio.ensure_future(self.run(tasks))
+        self.task = asyncio.ensure_future(self.run(plan))
 
-    async def run(self, tasks: Sequence[ExportTask]) -> ExportSummary:
+    async def run(self, plan: ExportPlan) -> ExportSummary:
         """Show progress, run the export, then show the summary."""
         settings = self.settings()
-        self.pages.setCurrentIndex(1)
+        self._set_page(1)
+        tasks = plan.tasks
         self.progress_bar.setRange(0, len(tasks))
         self._start = time.monotonic()
         self._failures = 0
-        records = {
-            t.key: report_record(self.session.get(t.key), t, ExportResult(t.key, None, ""))
-            for t in tasks if t.key in self.session
-        }
+        records = {t.key: decision_record(self.session.get(t.key)) for t in tasks if t.key in self.session}
         corrections = {t.key: Correction(t.angle, t.mirrored).normalized() for t in tasks}
 
         def on_result(result: ExportResult) -> None:
@@ -416,11 +483,11 @@ class ExportDialog(QDialog):
                 self.failures_label.setText(f"<span style='color:{theme.BAD.name()}'>{self._failures} failed</span>")
             self.current_label.setText(Path(result.key).name)
 
-        summary = await self.service.run(
-            tasks, settings.out_format, settings.quality, records, settings.output_dir / REPORT_NAME, on_result
-        )
+        report = Path(plan.layout.output_dir) / REPORT_NAME
+        summary = await self.service.run(plan, settings.out_format, settings.quality, records, report, on_result)
         self.summary = summary
         self._show_summary(summary, settings.output_dir)
+        self.export_finished.emit()
         return summary
 
     def _on_progress(self, done: int, total: int) -> None:
@@ -460,11 +527,15 @@ class ExportDialog(QDialog):
         self.failure_table.verticalHeader().setVisible(False)
         self.failure_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.failure_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.failure_table.setMinimumHeight(140)
+        layout.addSpacing(6)
         layout.addWidget(self.failure_table, 1)
         buttons = QHBoxLayout()
         self.save_errors_button = QPushButton("Save Problem List…")
+        self.save_errors_button.setAutoDefault(False)
         self.save_errors_button.clicked.connect(self._save_errors)
         self.open_folder_button = QPushButton(theme.icon("folder-open"), "  Open Output Folder")
+        self.open_folder_button.setAutoDefault(False)
         self.open_folder_button.clicked.connect(self._open_output)
         close = QPushButton("Close")
         close.setDefault(True)
@@ -475,6 +546,19 @@ class ExportDialog(QDialog):
         buttons.addWidget(close)
         layout.addLayout(buttons)
         return page
+
+    def _set_page(self, index: int) -> None:
+        """Show a page and fit the dialog to it (hidden pages take no room)."""
+        self.pages.setCurrentIndex(index)
+        layout = self.layout()
+        if layout is None:
+            return
+        layout.activate()
+        width = max(self.minimumWidth(), self.sizeHint().width())
+        height = self.sizeHint().height()
+        if layout.hasHeightForWidth():
+            height = min(height, layout.totalHeightForWidth(width))
+        self.resize(width, height)  # never below the layout's minimum: Qt clamps it
 
     def _show_summary(self, summary: ExportSummary, folder: Path) -> None:
         self._output = folder
@@ -489,6 +573,8 @@ class ExportDialog(QDialog):
         detail = f"In {folder} · {format_duration(summary.elapsed)}"
         if summary.report is not None:
             detail += f" · report in {summary.report.name}"
+        if not failures and not summary.cancelled:
+            detail += "\nEvery file was written."
         self.summary_detail.setText(detail)
         self.failure_table.setRowCount(len(failures))
         for row, failure in enumerate(failures):
@@ -497,7 +583,7 @@ class ExportDialog(QDialog):
             self.failure_table.item(row, 0).setToolTip(failure.key)
         self.failure_table.setVisible(bool(failures))
         self.save_errors_button.setVisible(bool(failures))
-        self.pages.setCurrentIndex(2)
+        self._set_page(2)
 
     def _save_errors(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save problem list", str(self._output / "problems.csv"),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.export_adapter import ExportResult, ExportTask, output_suffix
-from app.model import Decision, Item, ItemState, atomic_write_text, decision_record
+from app.export_adapter import ExportResult, ExportTask, expected_output, make_layout
+from app.model import Decision, Item, ItemState, atomic_write_text
+from rotbgr_core.export import OutputLayout
 
 
 class PlanError(ValueError):
@@ -23,7 +25,7 @@ class ExportSettings:
     naming: str = "suffix"  # "suffix": flat, name + suffix; "tree": same names, same tree under output_dir
     suffix: str = "_rotated"
     out_format: str = "keep"
-    quality: int = 92
+    quality: int = 0  # 0: JPEGs keep their own estimated quality
     crop: str = "auto"  # "auto": per item kind from the preferences
     scope: str = "accepted"  # "accepted", "confidence", "selection"
     min_confidence: float = 0.85
@@ -53,11 +55,16 @@ def select_items(
     raise PlanError(f"unknown selection {scope!r}")
 
 
-def _relative(file: str, folder: str) -> Path:
-    try:
-        return Path(file).resolve().relative_to(Path(folder).resolve())
-    except ValueError:
-        return Path(Path(file).name)
+@dataclass(frozen=True)
+class ExportPlan:
+    """The tasks of an export and the naming rules the core applies to them."""
+
+    tasks: list[ExportTask]
+    layout: OutputLayout
+
+    def example(self, out_format: str) -> Path:
+        """Where the first item will be written."""
+        return expected_output(self.layout, self.tasks[0].item, out_format)
 
 
 def plan_tasks(
@@ -65,51 +72,53 @@ def plan_tasks(
     settings: ExportSettings,
     folder: str,
     crop_for: Callable[[str], str],
-) -> list[ExportTask]:
-    """One task per item, with unique output paths that never hit an input.
+) -> ExportPlan:
+    """One task per item, in the session's order (so the pages of a document stay together).
 
     Raises:
-        PlanError: no output folder, or an output would overwrite an input.
+        PlanError: no output folder, or the outputs would land on the inputs themselves.
     """
     if not str(settings.output_dir).strip() or str(settings.output_dir) == ".":
         raise PlanError("Choose an output folder.")
-    root = settings.output_dir
-    inputs = {str(Path(i.file).resolve()) for i in items}
-    used: set[str] = set()
+    output = settings.output_dir.expanduser().resolve()
+    if settings.naming == "tree" and output == Path(folder).resolve():
+        raise PlanError("The same names in the same folder would be the inputs: choose another output folder.")
+    if settings.naming != "tree" and not settings.suffix:
+        parents = {Path(i.file).resolve().parent for i in items}
+        if output in parents:
+            raise PlanError("Without a suffix the outputs would be named like the inputs: add a suffix "
+                            "or choose another output folder.")
+    layout = make_layout(output, settings.naming, settings.suffix, folder)
     tasks = []
     for item in items:
-        page = f"_p{item.page:03d}" if item.page is not None else ""
-        ext = output_suffix(item.input_item, settings.out_format)
-        if settings.naming == "tree":
-            rel = _relative(item.file, folder)
-            base = root / rel.parent / f"{rel.stem}{page}"
-        else:
-            base = root / f"{Path(item.file).stem}{page}{settings.suffix}"
-        candidate = base.with_name(base.name + ext)
-        n = 2
-        while str(candidate) in used:
-            candidate = base.with_name(f"{base.name}-{n}{ext}")
-            n += 1
-        if str(candidate.resolve()) in inputs:
-            raise PlanError(
-                f"{candidate.name} would overwrite an input: choose another output folder or add a suffix."
-            )
-        used.add(str(candidate))
         correction = item.correction
         crop = settings.crop if settings.crop != "auto" else crop_for(item.kind)
-        tasks.append(ExportTask(item.key, item.input_item, candidate, correction.angle, correction.mirrored, crop))
-    return tasks
+        tasks.append(ExportTask(item.key, item.input_item, correction.angle, correction.mirrored, crop, item.kind,
+                                item.confidence))
+    return ExportPlan(tasks, layout)
 
 
-def report_record(item: Item | None, task: ExportTask, result: ExportResult) -> dict[str, object]:
-    """One line of ``report.jsonl``: the predict fields, the review state and what was written."""
-    record: dict[str, object] = decision_record(item) if item is not None else {"path": task.key}
+def report_record(base: dict[str, object], result: ExportResult) -> dict[str, object]:
+    """One line of ``report.jsonl``: ``base`` (the item's decision record), then what the core wrote."""
+    record = dict(base)
     record.update({"output": result.output, "action": result.action})
+    for key in ("crop", "quality", "note"):
+        if result.record.get(key) is not None:
+            record[key] = result.record[key]
     if result.error:
         record["export_error"] = result.error
     return record
 
 
-def write_report(path: Path, records: Sequence[dict[str, object]]) -> None:
-    """Write ``report.jsonl`` atomically."""
+def write_report(path: Path, records: Sequence[dict[str, object]]) -> Path:
+    """Write ``report.jsonl`` atomically; an earlier report there is kept under a dated name."""
+    if path.is_file() and not path.is_symlink():
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
+        kept = path.with_name(f"{path.stem}-{stamp}{path.suffix}")
+        n = 1
+        while kept.exists():
+            kept = path.with_name(f"{path.stem}-{stamp}-{n}{path.suffix}")
+            n += 1
+        path.replace(kept)
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
+    return path

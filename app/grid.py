@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen
+import time
+from collections import OrderedDict
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app import theme
@@ -13,6 +16,10 @@ from app.render import draw_upright
 from app.thumbnails import ThumbnailService, ThumbRequest
 
 ModelIndex = QModelIndex | QPersistentModelIndex
+#: Finished cards kept ready to draw (about 180 kB each at the default size).
+CARD_CACHE_ITEMS = 320
+#: Time one paint pass may spend drawing new cards; the rest are drawn on the next pass.
+PAINT_BUDGET_S = 0.012
 
 
 def angle_text(angle: float) -> str:
@@ -43,6 +50,10 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._small.setPointSizeF(max(7.0, self._font.pointSizeF() * 0.82))
         self._bold_small = QFont(self._small)
         self._bold_small.setBold(True)
+        self._cards: OrderedDict[tuple[object, ...], QPixmap] = OrderedDict()
+        self._last_card: dict[str, QPixmap] = {}
+        self._pass_start = time.perf_counter()
+        self.deferred = False
 
     def sizeHint(self, option: QStyleOptionViewItem, index: ModelIndex) -> QSize:  # noqa: N802 - Qt API
         """Every cell has the same size."""
@@ -51,20 +62,68 @@ class ThumbnailDelegate(QStyledItemDelegate):
         return QSize(self.size + 18, self.size + 56)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
-        """Draw the card."""
+        """Draw the card from a cache of finished cards (drawing one is costly, drawing a pixmap is not)."""
         item: Item | None = index.data(Role.ITEM)
         if item is None:
             return
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        rect = QRectF(option.rect).adjusted(3, 3, -3, -3)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         hover = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        image = self.thumbnails.image(item.key)
+        error = self.thumbnails.error(item.key) if image is None else None
+        if image is None and error is None:
+            self.thumbnails.request(ThumbRequest(item.key, item.input_item, item.mtime_ns, item.size))
+        size = option.rect.size()
+        ratio = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
+        key = (
+            item.key, image.cacheKey() if image is not None else error, item.correction, item.state,
+            item.confidence, item.kind, item.error, item.user is not None, selected, hover,
+            size.width(), size.height(), self.size, self.threshold, ratio,
+        )
+        card = self._cards.get(key)
+        if card is None and self._over_budget():
+            self.deferred = True  # drawn on a later pass, so one paint never blocks the UI for long
+            stale = self._last_card.get(item.key)
+            if stale is not None:
+                painter.drawPixmap(option.rect.topLeft(), stale)
+            else:
+                painter.fillRect(QRectF(option.rect).adjusted(3, 3, -3, -3), theme.CARD)
+            return
+        if card is None:
+            card = QPixmap(max(1, round(size.width() * ratio)), max(1, round(size.height() * ratio)))
+            card.setDevicePixelRatio(ratio)
+            card.fill(Qt.GlobalColor.transparent)
+            target = QPainter(card)
+            self._paint_card(target, item, image, error is not None, QRectF(0, 0, size.width(), size.height()),
+                             selected, hover)
+            target.end()
+            self._cards[key] = card
+            while len(self._cards) > CARD_CACHE_ITEMS:
+                self._cards.popitem(last=False)
+        else:
+            self._cards.move_to_end(key)
+        self._last_card[item.key] = card
+        if len(self._last_card) > CARD_CACHE_ITEMS:
+            self._last_card.pop(next(iter(self._last_card)))
+        painter.drawPixmap(option.rect.topLeft(), card)
+
+    def begin_pass(self) -> None:
+        """A view starts painting: new cards may take :data:`PAINT_BUDGET_S` of this pass."""
+        self._pass_start = time.perf_counter()
+        self.deferred = False
+
+    def _over_budget(self) -> bool:
+        return time.perf_counter() - self._pass_start > PAINT_BUDGET_S
+
+    def _paint_card(
+        self, painter: QPainter, item: Item, image: QImage | None, broken: bool, cell: QRectF, selected: bool,
+        hover: bool,
+    ) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        rect = cell.adjusted(3, 3, -3, -3)
         state = item.state
         low = item.confidence is not None and item.confidence < self.threshold and state in (
             ItemState.PREDICTED, ItemState.ADJUSTED,
         )
-
         card = QPainterPath()
         card.addRoundedRect(rect, 9, 9)
         background = QColor("#2f3540") if selected else (theme.CARD_HOVER if hover else theme.CARD)
@@ -75,29 +134,20 @@ class ThumbnailDelegate(QStyledItemDelegate):
         elif low:
             painter.setPen(QPen(theme.confidence_colour(item.confidence, self.threshold), 1.6))
             painter.drawPath(card)
-
         pad = 5.0 if self.compact else 8.0
         image_rect = QRectF(rect.left() + pad, rect.top() + pad, rect.width() - 2 * pad, self.size - 2 * pad + 4)
         if self.compact:
             image_rect.setHeight(rect.height() - 2 * pad)
-        self._paint_image(painter, item, image_rect)
+        if image is None:
+            self._paint_placeholder(painter, image_rect, broken or state == ItemState.ERROR)
+        else:
+            correction = item.correction
+            drawn = draw_upright(painter, image, image_rect, correction.angle, correction.mirrored, upscale=True)
+            if state == ItemState.REJECTED:
+                painter.fillRect(drawn, QColor(27, 29, 33, 130))
         self._paint_badges(painter, item, image_rect)
         if not self.compact:
             self._paint_text(painter, item, QRectF(rect.left() + 10, image_rect.bottom() + 6, rect.width() - 20, 40))
-        painter.restore()
-
-    def _paint_image(self, painter: QPainter, item: Item, rect: QRectF) -> None:
-        image = self.thumbnails.image(item.key)
-        if image is None:
-            error = self.thumbnails.error(item.key)
-            if error is None:
-                self.thumbnails.request(ThumbRequest(item.key, item.input_item, item.mtime_ns, item.size))
-            self._paint_placeholder(painter, rect, error is not None or item.state == ItemState.ERROR)
-            return
-        correction = item.correction
-        drawn = draw_upright(painter, image, rect, correction.angle, correction.mirrored, upscale=True)
-        if item.state == ItemState.REJECTED:
-            painter.fillRect(drawn, QColor(20, 20, 24, 120))
 
     def _paint_placeholder(self, painter: QPainter, rect: QRectF, broken: bool) -> None:
         inner = rect.adjusted(rect.width() * 0.22, rect.height() * 0.18, -rect.width() * 0.22, -rect.height() * 0.18)
@@ -233,6 +283,8 @@ class GridView(QListView):
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(True)
         self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(400)
         self.setSpacing(6)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -240,7 +292,17 @@ class GridView(QListView):
         self.setMouseTracking(True)
         self.setItemDelegate(delegate)
         self.delegate = delegate
+        self.empty_text = "No images match this filter"
         self.doubleClicked.connect(self._on_double_clicked)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        """Paint within a time budget; come back for cards left undrawn; say so when nothing matches."""
+        paint_in_slices(self, self.delegate, event)
+        if self.model() is not None and self.model().rowCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(theme.MUTED)
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
+            painter.end()
 
     def _on_double_clicked(self, index: QModelIndex) -> None:
         key = index.data(Role.KEY)
@@ -299,3 +361,15 @@ class Filmstrip(QListView):
         self.delegate = delegate
         self.setFixedHeight(delegate.size + 30)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        """Paint within a time budget."""
+        paint_in_slices(self, self.delegate, event)
+
+
+def paint_in_slices(view: QListView, delegate: ThumbnailDelegate, event: QPaintEvent) -> None:
+    """Let ``view`` paint; if its delegate ran out of time, paint again on the next turn of the event loop."""
+    delegate.begin_pass()
+    QListView.paintEvent(view, event)
+    if delegate.deferred:
+        QTimer.singleShot(0, view.viewport().update)

@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from app.model import Item, ItemFilter, ItemState, Session, SortKey, view_order
+from app.model import Item, ItemFilter, ItemState, Session, SortKey, matches, view_order
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -105,16 +105,33 @@ class ItemsModel(QAbstractListModel):
         if self.session is None:
             return
         if any(key not in self._rows and key in self.session for key in keys) and self._new_items_visible(keys):
-            self.refresh()
+            if not self._append(keys):
+                self.refresh()
             return
         rows = [self._rows[k] for k in keys if k in self._rows]
         if rows:
             self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), 0))
 
+    def _append(self, keys: set[str]) -> bool:
+        """Insert items added at the end of the session as rows at the end (cheaper than a reset while listing)."""
+        assert self.session is not None
+        if self.sort != SortKey.NAME or self.text:
+            return False
+        new = sorted(self.session.position(k) for k in keys if k not in self._rows and k in self.session)
+        if not new or (self._order and new[0] < self._order[-1]):
+            return False
+        shown = [i for i in new if matches(self.session.items[i], self.item_filter, self.threshold)]
+        if shown:
+            first = len(self._order)
+            self.beginInsertRows(QModelIndex(), first, first + len(shown) - 1)
+            for i in shown:
+                self._rows[self.session.items[i].key] = len(self._order)
+                self._order.append(i)
+            self.endInsertRows()
+        return True
+
     def _new_items_visible(self, keys: set[str]) -> bool:
         assert self.session is not None
-        from app.model import matches
-
         for key in keys:
             if key not in self._rows and key in self.session:
                 item = self.session.get(key)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QCoreApplication, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -37,12 +40,15 @@ from app.inference import InferenceService, PredictorFactory, RateMeter, default
 from app.itemsmodel import ItemsModel
 from app.model import Item, ItemFilter, ItemState, Session, SessionStore, SortKey, matches, write_decisions
 from app.preview import PreviewService
+from app.qtcompat import protect_singletons
 from app.scan import scan_folder
 from app.settings import AppPaths, Preferences, app_paths, load_preferences, save_preferences, window_state
 from app.thumbnails import ThumbnailService, cache_pixels
 from app.workers import GeneratorWorker, Pool
 
 PAGE_WELCOME, PAGE_GRID, PAGE_DETAIL = 0, 1, 2
+#: How often Python hands the GIL between threads: short, so the UI thread waits little for workers.
+SWITCH_INTERVAL_S = 0.001
 MAX_RECENT = 10
 
 SORTS = (
@@ -63,6 +69,26 @@ FILTERS = (
     ("Exported", ItemFilter.EXPORTED, ""),
     ("Errors", ItemFilter.ERROR, ""),
 )
+
+
+def thumbnail_threads() -> int:
+    """Threads making thumbnails: half the CPUs (1 to 4), so the UI thread and the model keep theirs."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
+def preload_decoders() -> None:
+    """Import the image plugins now, in the UI thread, before workers start.
+
+    Otherwise the first worker to open an image imports them all while holding the
+    interpreter lock, and the UI stalls for that long.
+    """
+    from PIL import Image
+
+    Image.init()
+    try:
+        import pypdfium2  # noqa: F401
+    except ImportError:
+        pass
 
 
 class Banner(QFrame):
@@ -101,6 +127,10 @@ class MainWindow(QMainWindow):
         predictor_factory: PredictorFactory | None = None,
     ) -> None:
         """A window whose files live under ``paths`` and whose model comes from ``predictor_factory``."""
+        protect_singletons()
+        preload_decoders()
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         super().__init__()
         self.paths = paths or app_paths()
         self.prefs: Preferences = load_preferences(self.paths)
@@ -108,18 +138,20 @@ class MainWindow(QMainWindow):
         self.session: Session | None = None
         self._custom_factory = predictor_factory is not None
         self.actions = Actions(self)
-        self.thumbnails = ThumbnailService(self.paths.thumbnails, threads=2, parent=self)
+        self.thumbnails = ThumbnailService(self.paths.thumbnails, threads=thumbnail_threads(), parent=self)
         self.thumbnails.pixels = cache_pixels(self.prefs.thumbnail_size)
         self.previews = PreviewService(parent=self)
         factory = predictor_factory or default_factory(self.prefs.weights)
         self.inference = InferenceService(factory, self.prefs.device, self.prefs.batch_size, self)
         self.exporter = ExportService(self)
         self.scan_pool = Pool("scan", 1)
+        self.save_pool = Pool("save", 1)
         self._scan_worker: GeneratorWorker | None = None
         self._open_task: asyncio.Future[None] | None = None
         self._export_dialog: ExportDialog | None = None
         self._pending_select: str | None = None
         self._rate = RateMeter()
+        self._last_progress = 0.0
         self._closed = False
 
         self.model = ItemsModel(self)
@@ -159,9 +191,9 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
 
-        self._save_timer = QTimer(self, singleShot=True, timeout=self.save_session_now)
+        self._save_timer = QTimer(self, singleShot=True, timeout=lambda: self.save_session_now(wait=False))
         self._order_timer = QTimer(self, singleShot=True, interval=1500, timeout=self._refresh_order)
-        self._status_timer = QTimer(self, singleShot=True, interval=120, timeout=self._update_counts)
+        self._status_timer = QTimer(self, singleShot=True, interval=250, timeout=self._update_counts)
         self._priority_timer = QTimer(self, singleShot=True, interval=120, timeout=self._send_priorities)
 
         self.setWindowTitle("RotBGR")
@@ -190,13 +222,11 @@ class MainWindow(QMainWindow):
         bar.setIconSize(QSize(20, 20))
         a = self.actions
         self.open_button = self._tool_button(a.open, text=True)
-        self.open_button.setText("Open")
         self.open_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.recent_menu = QMenu("Open &Recent", self)
         self.open_button.setMenu(self.recent_menu)
         bar.addWidget(self.open_button)
         export_button = self._tool_button(a.export, text=True)
-        export_button.setText("Export")
         bar.addWidget(export_button)
         bar.addSeparator()
         for name in ("view_grid", "view_detail"):
@@ -215,6 +245,7 @@ class MainWindow(QMainWindow):
         for text, key, _ in SORTS:
             self.sort_combo.addItem(text, key)
         self.sort_combo.setToolTip("Order of the images (Ctrl+1 … Ctrl+4)")
+        self.sort_combo.setMinimumWidth(205)
         bar.addWidget(self.sort_combo)
         bar.addWidget(self._label(theme.icon("filter")))
         self.filter_combo = QComboBox()
@@ -225,9 +256,11 @@ class MainWindow(QMainWindow):
         self.filter_combo.setToolTip("Which images to show")
         bar.addWidget(self.filter_combo)
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Find by name  (Ctrl+F)")
+        self.search.setPlaceholderText("Find by name")
+        self.search.setToolTip("Show only images whose path contains this text (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.search.setMaximumWidth(220)
+        self.search.setMinimumWidth(170)
+        self.search.setMaximumWidth(240)
         self.search.addAction(theme.icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         bar.addWidget(self.search)
 
@@ -238,12 +271,10 @@ class MainWindow(QMainWindow):
         self.size_slider = QSlider(Qt.Orientation.Horizontal)
         self.size_slider.setRange(96, 320)
         self.size_slider.setSingleStep(8)
-        self.size_slider.setFixedWidth(110)
+        self.size_slider.setFixedWidth(90)
         self.size_slider.setValue(self.prefs.thumbnail_size)
         self.size_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.size_slider.setToolTip("Thumbnail size (Ctrl+= / Ctrl+-)")
-        bar.addWidget(self._label(theme.icon("image"), 16))
-        bar.addWidget(self.size_slider)
         bar.addSeparator()
         for name in ("settings", "help"):
             bar.addWidget(self._tool_button(a[name]))
@@ -327,6 +358,8 @@ class MainWindow(QMainWindow):
         self.device_icon.setPixmap(theme.icon("cpu").pixmap(QSize(16, 16)))
         self.device_icon.hide()
         status.addPermanentWidget(self.counts_label)
+        status.addPermanentWidget(self._label(theme.icon("image"), 14))
+        status.addPermanentWidget(self.size_slider)
         status.addPermanentWidget(self.progress_bar)
         status.addPermanentWidget(self.progress_label)
         status.addPermanentWidget(self.device_icon)
@@ -393,6 +426,7 @@ class MainWindow(QMainWindow):
         self.selection.selectionChanged.connect(lambda *_: self._schedule_priorities())
         self.grid.verticalScrollBar().valueChanged.connect(lambda _v: self._schedule_priorities())
         self.model.modelReset.connect(self._on_model_reset)
+        self.model.rowsInserted.connect(lambda *_: self._update_actions())
         self.model.layoutChanged.connect(self._on_layout_changed)
         self.detail.angle_edited.connect(self._on_angle_edited)
 
@@ -593,6 +627,10 @@ class MainWindow(QMainWindow):
     def _on_progress(self, done: int, total: int) -> None:
         if total <= 0:
             return
+        now = time.monotonic()
+        if done < total and now - self._last_progress < 0.25:
+            return  # a progress bar repaints at once: a few times a second is enough
+        self._last_progress = now
         self.progress_bar.show()
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(done)
@@ -795,15 +833,33 @@ class MainWindow(QMainWindow):
         if not self._save_timer.isActive() or self._save_timer.remainingTime() > delay:
             self._save_timer.start(delay)
 
-    def save_session_now(self) -> None:
-        """Write the session file now (it is also saved shortly after every change)."""
+    def save_session_now(self, wait: bool = True) -> None:
+        """Write the session file (atomically).
+
+        With ``wait`` it is written before this returns (closing, switching folders); otherwise
+        the state is copied now and written by the saver thread, so the UI never waits for the disk.
+        """
         self._save_timer.stop()
         if self.session is None or not len(self.session):
             return
-        try:
-            self.store.save(self.session)
-        except OSError as exc:
-            self.statusBar().showMessage(f"Could not save the review: {exc}", 8000)
+        folder, data = self.session.folder, self.session.to_json()
+        if wait:
+            self.save_pool.pool.waitForDone(10_000)
+            try:
+                self.store.write(folder, data)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Could not save the review: {exc}", 8000)
+            return
+
+        def write(_cancel: object) -> Iterator[str]:
+            try:
+                self.store.write(folder, data)
+            except OSError as exc:
+                yield f"Could not save the review: {exc}"
+
+        worker = GeneratorWorker(write, "save")  # type: ignore[arg-type]
+        worker.signals.yielded.connect(lambda message: self.statusBar().showMessage(message, 8000))
+        self.save_pool.start(worker)
 
     # -- state of the UI -------------------------------------------------------------------------------------------
 
@@ -955,12 +1011,24 @@ class MainWindow(QMainWindow):
             return self._export_dialog
         rows = sorted({i.row() for i in self.selection.selectedIndexes()})
         selection = [k for k in (self.model.key_at(r) for r in rows) if k]
-        dialog = ExportDialog(self.session, selection, self.prefs, self.exporter, self)
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        session = self.session
+        dialog = ExportDialog(session, selection, self.prefs, self.exporter, self)
+        dialog.setWindowModality(Qt.WindowModality.NonModal)  # review can go on while it writes
         dialog.finished.connect(lambda _r: save_preferences(self.prefs, self.paths))
+        dialog.export_finished.connect(lambda: self._save_after_export(session))
         self._export_dialog = dialog
         dialog.open()
         return dialog
+
+    def _save_after_export(self, session: Session) -> None:
+        """Record what was exported, even if another folder was opened meanwhile."""
+        if session is self.session:
+            self.save_session_now(wait=False)
+        else:
+            try:
+                self.store.save(session)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Could not save the review: {exc}", 8000)
 
     def export_decisions(self, path: str | None = None) -> Path | None:
         """Save every item's decision as CSV or JSONL (by the file's suffix)."""
@@ -1049,7 +1117,7 @@ class MainWindow(QMainWindow):
     def open_dropped(self, paths: Sequence[str]) -> None:
         """Open what was dropped."""
         first = Path(paths[0])
-        if first.is_dir():
+        if first.is_dir() or not first.exists():
             self.open_folder(str(first))
         else:
             self.open_folder(str(first.parent), select=str(first.absolute()))
@@ -1065,12 +1133,12 @@ class MainWindow(QMainWindow):
             self._open_task.cancel()
         if self._scan_worker is not None:
             self._scan_worker.cancel()
-        self.exporter.cancel()
-        self.inference.cancel()
-        self.save_session_now()
-        self.exporter.shutdown()
+        self.exporter.shutdown()  # the file being written is finished (or removed), then it stops
         self.inference.shutdown()
         self.scan_pool.drain()
+        QCoreApplication.sendPostedEvents()  # take in the results that finished meanwhile (e.g. exported files)
+        self.save_session_now(wait=True)
+        self.save_pool.pool.waitForDone(10_000)
         self.thumbnails.shutdown()
         self.previews.shutdown()
         for timer in (self._save_timer, self._order_timer, self._status_timer, self._priority_timer):

@@ -716,6 +716,10 @@ class SessionStore:
 
     def save(self, session: Session) -> Path:
         """Write the session atomically; returns its path."""
-        path = self.path_for(session.folder)
-        atomic_write_text(path, json.dumps(session.to_json(), ensure_ascii=False))
+        return self.write(session.folder, session.to_json())
+
+    def write(self, folder: str, data: dict[str, Any]) -> Path:
+        """Write session data (from :meth:`Session.to_json`) for ``folder`` atomically; safe in any thread."""
+        path = self.path_for(folder)
+        atomic_write_text(path, json.dumps(data, ensure_ascii=False))
         return path

@@ -11,11 +11,15 @@ from rotbgr_core.imageio import InputItem, InputProblem, iter_items
 from rotbgr_core.progress import CancelToken
 
 
-def scan_folder(folder: str, cancel: CancelToken | None = None, chunk: int = 200) -> Iterator[list[Item]]:
-    """Yield the folder's items in chunks (every ``chunk`` items or 0.2 s), PDF and TIFF pages one by one."""
+def scan_folder(folder: str, cancel: CancelToken | None = None, chunk: int = 250) -> Iterator[list[Item]]:
+    """Yield the folder's items in chunks (every ``chunk`` items or 0.2 s; the first after 60, to show them soon).
+
+    PDF and TIFF pages are items of their own.
+    """
     batch: list[Item] = []
     stats: dict[str, tuple[int, int]] = {}
     last = time.monotonic()
+    first_sent = False
     for entry in iter_items([folder]):
         if cancel is not None and cancel.is_cancelled():
             return
@@ -42,7 +46,8 @@ def scan_folder(folder: str, cancel: CancelToken | None = None, chunk: int = 200
                 )
             )
         now = time.monotonic()
-        if len(batch) >= chunk or now - last > 0.2:
+        if len(batch) >= (chunk if first_sent else 60) or now - last > 0.2:
+            first_sent = True
             yield batch
             batch = []
             last = now

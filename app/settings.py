@@ -101,7 +101,7 @@ class Preferences:
     weights: str = field(default="", metadata={"text": True})
     export_dir: str = field(default="", metadata={"text": True})
     export_format: str = field(default="keep", metadata=_choice(*EXPORT_FORMATS))
-    export_quality: int = field(default=92, metadata=_range(1, 100))
+    export_quality: int = field(default=0, metadata=_range(0, 100))  # 0: like the input
     export_naming: str = field(default="suffix", metadata=_choice(*EXPORT_NAMING))
     export_suffix: str = field(default="_rotated", metadata={"text": True})
     export_scope: str = field(default="accepted", metadata=_choice(*EXPORT_SCOPES))

@@ -69,9 +69,10 @@ def style_sheet() -> str:
     """The application style sheet."""
     path = RESOURCES / "style.qss"
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError:
         return ""
+    return text.replace("{RES}", RESOURCES.as_posix())
 
 
 def apply_theme(app: QApplication) -> None:

@@ -25,6 +25,11 @@ from app.workers import CancelFlag, GeneratorWorker, Pool
 from rotbgr_core.imageio import InputItem, load_for_prediction
 
 
+def display_ready(image: QImage) -> QImage:
+    """The image in the format the painter draws fastest (converted in the worker, not at paint time)."""
+    return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+
+
 def pil_to_qimage(image: Image.Image) -> QImage:
     """A deep copy of an RGB (or L) Pillow image as a QImage (safe to make in any thread)."""
     if image.mode == "L":
@@ -64,7 +69,7 @@ def make_thumbnail(root: Path, request: ThumbRequest, pixels: int) -> QImage:
     if path.exists():
         cached = QImage(str(path))
         if not cached.isNull():
-            return cached
+            return display_ready(cached)
     image = load_for_prediction(request.item, max_side=pixels)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +83,7 @@ def make_thumbnail(root: Path, request: ThumbRequest, pixels: int) -> QImage:
             raise
     except OSError:
         pass  # a read-only cache only costs speed
-    return pil_to_qimage(image)
+    return display_ready(pil_to_qimage(image))
 
 
 class ThumbnailService(QObject):

@@ -10,6 +10,8 @@ the event loop.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -18,6 +20,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 GeneratorFn = Callable[["CancelFlag"], Iterator[Any]]
+#: Nice value of worker threads: the UI thread comes first when both want the CPU.
+BACKGROUND_NICE = 10
 
 
 class CancelFlag:
@@ -56,6 +60,16 @@ def forget_foreign_thread() -> None:
             threading._active.pop(current.ident, None)  # type: ignore[arg-type]  # noqa: SLF001
 
 
+def lower_thread_priority(nice: int = BACKGROUND_NICE) -> None:
+    """Give the current (worker) thread a lower CPU priority than the UI thread (Linux: per-thread nice)."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "setpriority"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except OSError:
+        pass
+
+
 class GeneratorWorker(QRunnable):
     """Runs ``fn(cancel_flag)`` in a pool thread and emits each value it yields."""
 
@@ -75,12 +89,13 @@ class GeneratorWorker(QRunnable):
     def run(self) -> None:
         """Run the generator to its end, its failure or its cancellation."""
         generator: Iterator[Any] | None = None
+        lower_thread_priority()
         try:
             generator = self.fn(self.cancel_flag)
             for value in generator:
+                self.signals.yielded.emit(value)  # work already done is always reported
                 if self.cancel_flag.is_cancelled():
                     break
-                self.signals.yielded.emit(value)
         except Exception as exc:  # noqa: BLE001 - reported to the UI, never lost
             self.signals.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
         finally:

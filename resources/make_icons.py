@@ -58,6 +58,8 @@ ICONS: dict[str, str] = {
     '<path d="m21 16-5-5-9 9"/>',
     "cpu": '<rect x="6" y="6" width="12" height="12" rx="1.5"/><rect x="9.5" y="9.5" width="5" height="5" rx=".5"/>'
     '<path d="M9 3v3M15 3v3M9 18v3M15 18v3M3 9h3M3 15h3M18 9h3M18 15h3"/>',
+    "chevron-up": '<path d="m6 15 6-6 6 6"/>',
+    "chevron-down": '<path d="m6 9 6 6 6-6"/>',
     "folder": '<path d="M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z"/>',
 }
 

@@ -108,6 +108,8 @@ class Decision:
     mode: str = "correct"  # correct | copy | skip | failed
     review: bool = False
     error: str | None = None
+    crop: str | None = None  # overrides FixOptions.crop and the kind's default
+    output: str | None = None  # exact wished output path (else the layout decides)
 
 
 @dataclass(frozen=True)
@@ -189,13 +191,21 @@ class OutputLayout:
         """The wished output file name (before avoiding existing names)."""
         return f"{Path(file).stem}{self.suffix}{ext}"
 
-    def contains(self, file: str) -> bool:
-        """Whether ``file`` lies inside the output folder (a previous run's output)."""
+    def is_previous_output(self, file: str) -> bool:
+        """Whether ``file`` lies in an output folder nested inside a folder input.
+
+        ``rotbgr fix photos --output photos/fixed`` must not correct its own
+        earlier outputs.  An output folder that *is* an input folder excludes
+        nothing (every input would be in it).
+        """
         try:
-            Path(file).resolve().relative_to(Path(self.output_dir).resolve())
-        except (ValueError, OSError):
+            output = Path(self.output_dir).resolve()
+            path = Path(file).resolve()
+            nested = any(output != Path(root).resolve() and output.is_relative_to(Path(root).resolve())
+                         for root in self.roots)
+        except OSError:
             return False
-        return True
+        return nested and path.is_relative_to(output)
 
 
 def _candidates(name: str) -> Iterator[str]:
@@ -477,10 +487,21 @@ def _save_options(
 # --------------------------------------------------------------------------- one image
 
 
-def _crop_for(kind: str, options: FixOptions) -> CropMode:
+def _crop_for(decision: Decision | None, options: FixOptions) -> CropMode:
+    if decision is not None and decision.crop:
+        return CropMode(decision.crop)
     if options.crop:
         return CropMode(options.crop)
-    return CropMode.INSCRIBED if kind == "photo" else CropMode.EXPAND
+    return CropMode.INSCRIBED if decision is not None and decision.kind == "photo" else CropMode.EXPAND
+
+
+def _destination(decision: Decision, layout: OutputLayout, fmt: str) -> tuple[Path, str]:
+    """Output folder and wished file name for an item."""
+    if decision.output:
+        wished = Path(decision.output)
+        return wished.parent, wished.name
+    file = decision.item.file
+    return layout.folder_for(file), layout.name_for(file, _extension(file, fmt))
 
 
 def _record(decision: Decision, action: Action, output: Path | str | None = None, **extra: Any) -> ExportRecord:
@@ -515,8 +536,7 @@ def _export_single(decision: Decision, options: FixOptions, layout: OutputLayout
     try:
         source = _describe(image, item.file)
         fmt = _target_format(source.fmt, options)
-        folder = layout.folder_for(item.file)
-        name = layout.name_for(item.file, _extension(item.file, fmt))
+        folder, name = _destination(decision, layout, fmt)
         if decision.mode == "copy":
             if fmt == source.fmt:
                 return _copy_unchanged(decision, item, folder, name)
@@ -569,7 +589,7 @@ def _export_pixels(
     """Decode, correct, encode: the path for everything not done losslessly."""
     work = image if exif_turn.is_identity else ImageOps.exif_transpose(image)
     parts = decompose(normalize_angle(angle))
-    crop = _crop_for(decision.kind, options)
+    crop = _crop_for(decision, options)
     identity = exif_turn.is_identity and not angle and not mirrored
     corrected = work if not (angle or mirrored) else correct_image(work, angle, mirrored, crop)
     converted = _convert_for(corrected, fmt)
@@ -618,7 +638,7 @@ def _export_pdf(decisions: list[Decision], options: FixOptions, layout: OutputLa
     for decision in decisions:
         if decision.mode == "correct" and decision.item.page is not None:
             corrections[decision.item.page - 1] = PageCorrection(
-                float(decision.angle or 0.0), bool(decision.mirrored), _crop_for(decision.kind, options))
+                float(decision.angle or 0.0), bool(decision.mirrored), _crop_for(decision, options))
     if all(d.mode in ("skip", "failed") for d in decisions):
         return [_page_record(d, None, None) for d in decisions]
     outcomes: dict[int, PageOutcome] = {}
@@ -626,9 +646,9 @@ def _export_pdf(decisions: list[Decision], options: FixOptions, layout: OutputLa
     def write(handle: IO[bytes]) -> None:
         outcomes.update(write_corrected_pdf(file, corrections, handle))
 
-    name = layout.name_for(file, _extension(file, "PDF"))
+    folder, name = _destination(decisions[0], layout, "PDF")
     try:
-        path, note = atomic_write(layout.folder_for(file), name, write, file)
+        path, note = atomic_write(folder, name, write, file)
     except (ImageReadError, _WriteError) as exc:
         return [_failed(d, str(exc)) if d.mode != "failed" else _page_record(d, None, None) for d in decisions]
     format_note = None if options.out_format == "keep" else "a PDF stays a PDF (--format applies to images)"
@@ -677,7 +697,7 @@ def _export_tiff_pages(decisions: list[Decision], options: FixOptions, layout: O
                     correct = decision is not None and decision.mode == "correct"
                     angle = float(decision.angle or 0.0) if correct and decision else 0.0
                     mirrored = bool(decision.mirrored) if correct and decision else False
-                    crop = _crop_for(decision.kind if decision else "unknown", options)
+                    crop = _crop_for(decision, options)
                     corrected = correct_image(image, angle, mirrored, crop) if (angle or mirrored) else image
                     parts = decompose(normalize_angle(angle))
                     swapped = parts.quarter_turns % 2 == 1
@@ -694,9 +714,9 @@ def _export_tiff_pages(decisions: list[Decision], options: FixOptions, layout: O
                 else:
                     outcomes[page] = (Action.ROTATED, None if parts.is_exact else crop.value, None)
 
-    name = layout.name_for(file, _extension(file, "TIFF"))
+    folder, name = _destination(decisions[0], layout, "TIFF")
     try:
-        path, note = atomic_write(layout.folder_for(file), name, write, file)
+        path, note = atomic_write(folder, name, write, file)
     except (ImageReadError, _WriteError) as exc:
         return [_failed(d, str(exc)) if d.mode != "failed" else _page_record(d, None, None) for d in decisions]
     format_note = None if options.out_format in ("keep", "tiff") else "a multi-page TIFF stays a TIFF"
@@ -827,12 +847,29 @@ def export_item(
     options: FixOptions,
     kind: str = "unknown",
     layout: OutputLayout | None = None,
+    *,
+    output: str | Path | None = None,
+    crop: str | None = None,
 ) -> ExportRecord:
     """Write one corrected item (the app's manual export).
 
-    A page of a document gives the whole document with that page corrected.
+    Args:
+        item: the input item.
+        angle: the correction, in the SPEC's convention.
+        mirrored: whether a left-right mirror follows the turn.
+        options: output folder, suffix, format, quality...
+        kind: ``"photo"`` or ``"document"``: picks the default crop.
+        layout: naming rules (default: flat in ``options.output_dir``).
+        output: an exact output path instead (still never replaces a file: a
+            taken name gets ``-1``... and the record's note says so).
+        crop: ``inscribed``, ``expand`` or ``none``, overriding the default.
+
+    A page of a document gives the whole document with that page corrected;
+    to correct several pages of one document, pass them together to
+    :func:`export_decisions`.
     """
-    decision = Decision(item=item, angle=angle, mirrored=mirrored, kind=kind)
+    decision = Decision(item=item, angle=angle, mirrored=mirrored, kind=kind, crop=crop,
+                        output=None if output is None else str(output))
     (record,) = list(export_decisions([decision], options, layout))
     return record
 
@@ -868,7 +905,7 @@ def iter_fix(
 
     layout = OutputLayout.for_inputs(options.output_dir, options.suffix, inputs)
     items = [entry for entry in iter_items(inputs)
-             if isinstance(entry, InputProblem) or not layout.contains(entry.file)]
+             if isinstance(entry, InputProblem) or not layout.is_previous_output(entry.file)]
     results = predict_items(items, predictor, options.batch_size, options.apply_exif, progress, cancel,
                             total=len(items))
     decisions = (decide(entry, result, options) for entry, result in zip(items, results, strict=False))
@@ -914,7 +951,12 @@ def fix_inputs(
         finished = True
     finally:
         try:
-            # Even an interrupted run leaves a report of what it did write.
+            # Even an interrupted run leaves a report of what it did write.  The newest report is
+            # always report.jsonl (the SPEC's name); an earlier run's report is kept beside it.
+            previous = folder / REPORT_NAME
+            if previous.is_file() and not previous.is_symlink():
+                kept, _ = _claim(previous, folder, "report-previous.jsonl", None)
+                emit(f"rotbgr: note: the previous report was kept as {_printable(str(kept))}")
             report_path, note = _claim(Path(report_tmp), folder, REPORT_NAME, None)
         except (OSError, _WriteError) as exc:
             emit(f"rotbgr: error: cannot write the report in {_printable(str(folder))}: {exc}")

@@ -22,8 +22,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
+import cv2
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 #: Angles closer than this to a multiple of 90 degrees are treated as exact.
@@ -137,45 +140,77 @@ def border_colour(image: Image.Image) -> tuple[int, ...] | int | float:
     return tuple(int(round(float(v))) for v in medians)
 
 
-_RESAMPLABLE_MODES = {"L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "I", "F", "La", "RGBa"}
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
-def _rotate_residual(
-    image: Image.Image, residual: float, crop: CropMode
-) -> Image.Image:
-    """Rotate by a residual angle with bicubic resampling and apply the crop mode."""
-    original_mode = image.mode
-    work = image
+def _as_array(image: Image.Image) -> tuple[NDArray[Any], str]:
+    """Pixels as an array OpenCV can resample, and the mode to rebuild from it."""
+    mode = image.mode
+    if mode == "1":
+        return np.asarray(image.convert("L")), "L"
+    if mode == "P":
+        mode = "RGBA" if "transparency" in image.info else "RGB"
+        return np.asarray(image.convert(mode)), mode
+    if mode in _SIXTEEN_BIT:
+        return np.asarray(image).astype(np.uint16), "I;16"
+    if mode == "I":
+        return np.asarray(image).astype(np.float32), "I"
+    if mode in ("L", "LA", "RGB", "RGBA", "CMYK", "F"):
+        return np.asarray(image), mode
+    return np.asarray(image.convert("RGB")), "RGB"
+
+
+def _from_array(array: NDArray[Any], work_mode: str, original_mode: str) -> Image.Image:
+    """Rebuild a Pillow image in the input's own mode after resampling."""
     if original_mode == "1":
-        work = image.convert("L")
-    elif original_mode == "P":
-        work = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif original_mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        work = image.convert("I")
-    elif original_mode not in _RESAMPLABLE_MODES:
-        work = image.convert("RGB")
-    fill = border_colour(work)
-    width, height = work.size
+        return Image.fromarray(np.where(array >= 128, 255, 0).astype(np.uint8)).convert("1")
+    if work_mode == "I;16":
+        sixteen = Image.fromarray(array.astype(np.uint16))
+        return sixteen if original_mode in ("I;16", "I;16L", "I;16N") else sixteen.convert(original_mode)
+    if work_mode == "I":
+        return Image.fromarray(np.rint(array).astype(np.int32))
+    return Image.fromarray(array, work_mode)
+
+
+def rotated_canvas(width: int, height: int, angle: float, crop: CropMode) -> tuple[int, int]:
+    """Output size of a ``width x height`` image turned by ``angle`` under ``crop``."""
     if crop is CropMode.NONE:
-        rotated = work.rotate(
-            residual, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=fill
-        )
-    else:
-        rotated = work.rotate(
-            residual, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill
-        )
-        if crop is CropMode.INSCRIBED:
-            box_w, box_h = inscribed_size(width, height, residual)
-            left = (rotated.width - box_w) // 2
-            top = (rotated.height - box_h) // 2
-            rotated = rotated.crop((left, top, left + box_w, top + box_h))
-    if original_mode == "1":
-        return rotated.point(lambda v: 255 if v >= 128 else 0).convert("1")
-    if original_mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        clipped = np.clip(np.asarray(rotated), 0, 65535).astype(np.uint16)
-        sixteen = Image.fromarray(clipped)
-        return sixteen if original_mode == "I;16" else sixteen.convert(original_mode)
-    return rotated
+        return width, height
+    if crop is CropMode.INSCRIBED:
+        return inscribed_size(width, height, angle)
+    theta = math.radians(angle)
+    cos_t, sin_t = abs(math.cos(theta)), abs(math.sin(theta))
+    return (
+        max(1, math.ceil(width * cos_t + height * sin_t - 1e-6)),
+        max(1, math.ceil(width * sin_t + height * cos_t - 1e-6)),
+    )
+
+
+def _rotate_residual(image: Image.Image, residual: float, crop: CropMode) -> Image.Image:
+    """Rotate by a residual angle with bicubic resampling straight into the crop's canvas.
+
+    The corners of ``expand`` and ``none`` canvases take the colour of the
+    image's own border (the paper, for a page).
+    """
+    array, work_mode = _as_array(image)
+    fill = border_colour(Image.fromarray(array, work_mode) if work_mode not in ("I;16", "I") else image)
+    height, width = array.shape[:2]
+    out_w, out_h = rotated_canvas(width, height, residual, crop)
+    # OpenCV's positive angles turn counter-clockwise as displayed, as Pillow's do.
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2.0, (height - 1) / 2.0), residual, 1.0)
+    matrix[0, 2] += (out_w - width) / 2.0
+    matrix[1, 2] += (out_h - height) / 2.0
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    border = (fill,) * channels if not isinstance(fill, tuple) else fill
+    rotated = cv2.warpAffine(
+        array,
+        matrix,
+        (out_w, out_h),
+        flags=cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=tuple(float(v) for v in border),
+    )
+    return _from_array(rotated, work_mode, image.mode)
 
 
 def correct_image(

@@ -105,14 +105,14 @@ def load_predictor(weights: str | Path | None = None, device: str = "auto") -> P
         DeviceError: if the device is unknown or unavailable.
         FileNotFoundError: if an explicit weights file does not exist.
     """
-    resolved = resolve_device(device)
-    if weights is not None and str(weights) == CLASSICAL:
-        return ClassicalPredictor()
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        raise DeviceError(f"unknown device {device!r}: use auto, cpu or cuda")
     path = DEFAULT_WEIGHTS if weights is None else Path(weights)
-    if weights is None and not path.exists():
-        return ClassicalPredictor()
+    if (weights is not None and str(weights) == CLASSICAL) or (weights is None and not path.exists()):
+        return ClassicalPredictor()  # needs no torch: keep start-up fast and small
     if not path.exists():
         raise FileNotFoundError(f"weights file not found: {path}")
+    resolved = resolve_device(device)
     from rotbgr_core.learned import LearnedPredictor
 
     learned: Predictor = LearnedPredictor.load(path, resolved)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import io
 import json
 import sys
 import tempfile
@@ -27,8 +26,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from rotbgr_core.geometry import CropMode, correct_image
-from rotbgr_core.imageio import ImageReadError, InputItem, load_for_prediction, load_full
+from PIL import Image
+
+from rotbgr_core.export import FixOptions, export_item
+from rotbgr_core.geometry import CropMode
+from rotbgr_core.imageio import ImageReadError, InputItem, load_for_prediction
 from rotbgr_core.predictor import Predictor, load_predictor
 from rotbgr_core.types import Failure, ItemResult, Prediction
 
@@ -63,26 +65,25 @@ class PredictionService:
     def fix_file(
         self, path: Path, name: str, crop: str | None, out_format: str | None
     ) -> tuple[ItemResult, bytes, str]:
-        """Predict and correct one upload; returns the result, image bytes and MIME type."""
+        """Predict and correct one upload; returns the result, image bytes and MIME type.
+
+        The correction is written by :func:`rotbgr_core.export.export_item`, so
+        the answer is what ``rotbgr fix`` would write: lossless JPEG turns,
+        metadata kept, EXIF Orientation reset.
+        """
         result = self.predict_file(path, name)
         if not isinstance(result, Prediction):
             return result, b"", ""
-        try:
-            image = load_full(InputItem(str(path)))
-        except ImageReadError as exc:
-            return Failure(name, str(exc)), b"", ""
-        source_format = (image.format or "PNG").upper()
-        fmt = _FORMATS.get((out_format or "").lower(), source_format if source_format in _MIME else "PNG")
-        mode = CropMode(crop) if crop else (CropMode.EXPAND if result.kind == "document" else CropMode.INSCRIBED)
-        fixed = correct_image(image, result.angle, result.mirrored, mode)
-        if fmt == "JPEG" and fixed.mode not in ("RGB", "L", "CMYK"):
-            fixed = fixed.convert("RGB")
-        buffer = io.BytesIO()
-        options: dict[str, Any] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-        if icc := image.info.get("icc_profile"):
-            options["icc_profile"] = icc
-        fixed.save(buffer, fmt, **options)
-        return result, buffer.getvalue(), _MIME[fmt]
+        fmt = _FORMATS.get((out_format or "").lower())
+        options = FixOptions(output_dir=str(path.parent / "out"), suffix="",
+                             out_format="keep" if fmt is None else fmt.lower())
+        record = export_item(InputItem(str(path)), result.angle, result.mirrored, options, result.kind, crop=crop)
+        if record.output is None or record.error:
+            return Failure(name, record.error or "the corrected image could not be written"), b"", ""
+        written = Path(record.output)
+        with Image.open(written) as image:
+            mime = _MIME.get((image.format or "").upper(), "application/octet-stream")
+        return result, written.read_bytes(), mime
 
 
 def _extract_upload(content_type: str, body: bytes, query_name: str | None) -> tuple[str, bytes]:

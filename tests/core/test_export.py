@@ -306,12 +306,17 @@ def test_outputs_keep_sub_folders_and_never_overwrite(tmp_path: Path) -> None:
     assert "deep_rotated.png already exists" in records[1]["note"]
     assert (out / "a" / "b" / "deep_rotated.png").read_bytes() == b"someone else's file"
     assert any("already exists" in entry for entry in logs)
-    # A second run writes a new report and new names, touching nothing.
+    # A second run writes new names and touches no output; the newest report is report.jsonl
+    # and the first run's report is kept, unchanged, beside it.
     before = sha256_tree(out)
+    first_report = (out / "report.jsonl").read_bytes()
     assert fix_inputs([str(inputs)], FixedPredictor(90.0), _options(out), log=logs.append) == 0
     after = sha256_tree(out)
-    assert all(after[path] == digest for path, digest in before.items())
-    assert (out / "report-1.jsonl").exists() and (out / "top_rotated-1.png").exists()
+    assert all(after[path] == digest for path, digest in before.items() if not path.endswith(b"report.jsonl"))
+    assert (out / "report-previous.jsonl").read_bytes() == first_report
+    assert (out / "top_rotated-1.png").exists()
+    second = [json.loads(line) for line in (out / "report.jsonl").read_text().splitlines()]
+    assert Path(second[0]["output"]).name == "top_rotated-1.png"
     assert leftover_temporaries(out) == []
 
 
@@ -329,7 +334,7 @@ def test_output_folder_inside_input_folder_is_not_reprocessed(tmp_path: Path) ->
     assert fix_inputs([str(tmp_path)], FixedPredictor(90.0), _options(out)) == 0
     assert fix_inputs([str(tmp_path)], FixedPredictor(90.0), _options(out)) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["one_rotated-1.png", "one_rotated.png", "report-1.jsonl", "report.jsonl"]
+    assert names == ["one_rotated-1.png", "one_rotated.png", "report-previous.jsonl", "report.jsonl"]
 
 
 @pytest.mark.parametrize("below", ["copy", "skip"])
@@ -443,3 +448,65 @@ def test_cancel_stops_between_items(tmp_path: Path) -> None:
     written = sorted(p.name for p in out.iterdir())
     assert len(written) == len(records)  # everything written is reported, nothing half-written
     assert leftover_temporaries(out) == []
+
+
+EXPORT_INPUTS = {
+    "cmyk.jpg": (lambda: photo(64, 48).convert("CMYK"), {}, "CMYK"),
+    "grey.jpg": (lambda: photo(64, 48).convert("L"), {}, "L"),
+    "rgba.png": (lambda: photo(64, 48).convert("RGBA"), {}, "RGBA"),
+    "la.png": (lambda: photo(64, 48).convert("LA"), {}, "LA"),
+    "palette.png": (lambda: photo(64, 48).convert("P"), {}, None),
+    "lossless.webp": (lambda: photo(64, 48), {"lossless": True}, "RGB"),
+    "lossy.webp": (lambda: photo(64, 48), {"quality": 70, "exif": _exif_with_orientation(3).tobytes()}, "RGB"),
+    "rgb.bmp": (lambda: photo(64, 48), {}, "RGB"),
+    "anim.gif": (lambda: photo(64, 48).convert("P"), {}, None),
+    "deflate16.tif": (lambda: Image.fromarray((np.arange(64 * 48).reshape(48, 64) * 9).astype(np.uint16)),
+                      {"compression": "tiff_adobe_deflate"}, "I;16"),
+    "jpeg.tif": (lambda: photo(64, 48), {"compression": "jpeg"}, "RGB"),
+}
+
+
+@pytest.mark.parametrize("name", list(EXPORT_INPUTS))
+@pytest.mark.parametrize("angle", [90.0, 6.0])
+def test_every_format_and_mode_exports(tmp_path: Path, name: str, angle: float) -> None:
+    make, save_options, mode = EXPORT_INPUTS[name]
+    source = tmp_path / name
+    image = make()
+    if name == "anim.gif":
+        image.save(source, save_all=True, append_images=[image.rotate(90)])
+    else:
+        image.save(source, **save_options)
+    record = export_item(InputItem(str(source)), angle, False, _options(tmp_path / "out"))
+    assert record.action in ("lossless", "rotated"), record
+    with Image.open(source) as original, Image.open(record.output or "") as out:
+        assert out.format == original.format
+        assert Path(record.output or "").suffix == source.suffix
+        if mode is not None:
+            assert out.mode == mode
+        if angle == 90.0:
+            assert out.size == (48, 64)
+        if name == "lossy.webp":
+            assert out.getexif()[0x0112] == 1 and out.getexif()[0x010F] == "RotBGR Camera Co"
+        if name == "deflate16.tif":
+            assert out.info["compression"] == "tiff_adobe_deflate"
+    if name == "lossless.webp" and angle == 90.0:
+        assert record.action == "lossless"
+
+
+def test_output_folder_equal_to_input_folder_still_processes(tmp_path: Path) -> None:
+    photo().save(tmp_path / "here.png")
+    assert fix_inputs([str(tmp_path)], FixedPredictor(90.0), _options(tmp_path)) == 0
+    assert (tmp_path / "here_rotated.png").exists() and (tmp_path / "report.jsonl").exists()
+
+
+def test_export_item_to_an_exact_path_with_a_crop(tmp_path: Path) -> None:
+    source = tmp_path / "in.png"
+    photo(200, 150).save(source)
+    wished = tmp_path / "chosen" / "name.png"
+    record = export_item(InputItem(str(source)), 8.0, False, _options(tmp_path / "unused"), kind="photo",
+                         output=wished, crop="none")
+    assert (record.output, record.crop) == (str(wished), "none")
+    with Image.open(wished) as out:
+        assert out.size == (200, 150)
+    again = export_item(InputItem(str(source)), 8.0, False, _options(tmp_path / "unused"), output=wished)
+    assert again.output == str(tmp_path / "chosen" / "name-1.png") and "already exists" in (again.note or "")

@@ -1,0 +1,286 @@
+"""Document orientation from text at a normalised scale: quarter turn and mirror.
+
+A page that is already deskewed (its text lines run along the rows or the
+columns) is rescaled so that its text lines are :data:`LINE_PITCH` pixels apart,
+and the most ink-dense :data:`PATCH` x :data:`PATCH` windows are cut from it.
+A small CNN (:class:`DocOrientNet`) scores each window over the eight remaining
+corrections, class ``2 * quarter_turns + mirrored`` in the geometry module's
+convention; the page's answer sums the windows' log-probabilities.  Reading
+direction, letter shapes and ascender/descender asymmetry are all local, so
+many small windows at a known scale decide a page far better than one
+thumbnail of it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from rotbgr_core.skew import ink_mask
+
+#: Side of a window, in pixels, after scale normalisation.
+PATCH = 64
+#: Distance between text lines after scale normalisation, in pixels.
+LINE_PITCH = 20.0
+NUM_CLASSES = 8
+FORMAT = "rotbgr-docorient-1"
+
+U8 = NDArray[np.uint8]
+
+
+def line_pitch(mask: NDArray[np.bool_], lines_vertical: bool = False) -> float:
+    """Text line spacing in pixels, from the ink profile across the lines.
+
+    The profile across the lines of a deskewed page is periodic with the line
+    spacing: the first autocorrelation peak after the central lobe gives it.
+    ``lines_vertical`` says the lines run down the columns (a sideways page).
+    """
+    profile = mask.sum(axis=0 if lines_vertical else 1).astype(np.float64)
+    if profile.size < 16 or profile.std() == 0:
+        return LINE_PITCH
+    profile -= profile.mean()
+    spectrum = np.fft.rfft(profile, n=2 * profile.size)
+    corr = np.fft.irfft(np.abs(spectrum) ** 2)[: profile.size]
+    corr /= max(corr[0], 1e-9)
+    high = max(5, min(profile.size // 3, 400))
+    # Skip the central lobe: search after the first local minimum.
+    rising = np.nonzero(np.diff(corr[1:high]) >= 0)[0]
+    low = max(3, int(rising[0]) + 1) if rising.size else high
+    segment = corr[low:high]
+    if segment.size == 0:
+        return LINE_PITCH
+    return float(int(np.argmax(segment)) + low)
+
+
+def _dense_centres(ink: NDArray[np.bool_], count: int) -> list[tuple[int, int]]:
+    """Centres of the ``count`` most ink-dense, non-overlapping windows."""
+    height, width = ink.shape
+    half = PATCH // 2
+    if height < PATCH or width < PATCH:
+        return [(height // 2, width // 2)]
+    density = cv2.boxFilter(ink.astype(np.float32), -1, (PATCH, PATCH), normalize=True)
+    # Windows with some but not all ink: text, not solid blocks.
+    score = np.where(density < 0.5, density, 0.0).astype(np.float32)
+    score[:half, :] = 0
+    score[-half:, :] = 0
+    score[:, :half] = 0
+    score[:, -half:] = 0
+    centres: list[tuple[int, int]] = []
+    for _ in range(count):
+        index = int(np.argmax(score))
+        y, x = divmod(index, width)
+        if score[y, x] <= 0.02:
+            break
+        centres.append((y, x))
+        score[max(0, y - PATCH) : y + PATCH, max(0, x - PATCH) : x + PATCH] = 0
+    return centres
+
+
+def page_patches(gray: U8, count: int = 16, lines_vertical: bool = False) -> U8:
+    """Scale-normalised ink-dense windows of a deskewed page, ``count x PATCH x PATCH``.
+
+    ``lines_vertical`` says the text lines run down the columns (from
+    :class:`rotbgr_core.skew.SkewEstimate`).  Returns an empty array when the
+    page has no usable text.
+    """
+    mask, _ = ink_mask(gray)
+    if mask.sum() < 100:
+        return np.zeros((0, PATCH, PATCH), dtype=np.uint8)
+    pitch = line_pitch(mask, lines_vertical)
+    scale = float(np.clip(LINE_PITCH / pitch, 0.25, 4.0))
+    size = (max(PATCH, round(gray.shape[1] * scale)), max(PATCH, round(gray.shape[0] * scale)))
+    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    small_ink = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    patches = []
+    for y, x in _dense_centres(small_ink, count):
+        top, left = max(0, y - PATCH // 2), max(0, x - PATCH // 2)
+        patch = small[top : top + PATCH, left : left + PATCH]
+        if patch.shape != (PATCH, PATCH):
+            patch = cv2.copyMakeBorder(patch, 0, PATCH - patch.shape[0], 0, PATCH - patch.shape[1],
+                                       cv2.BORDER_REPLICATE)
+        patches.append(patch)
+    if not patches:
+        return np.zeros((0, PATCH, PATCH), dtype=np.uint8)
+    return np.stack(patches)
+
+
+def normalise_patches(patches: U8) -> torch.Tensor:
+    """Patches as a float tensor ``N x 1 x PATCH x PATCH``, each with zero mean, unit spread."""
+    array = patches.astype(np.float32)
+    mean = array.mean(axis=(1, 2), keepdims=True)
+    std = array.std(axis=(1, 2), keepdims=True) + 8.0
+    return torch.from_numpy((array - mean) / std).unsqueeze(1)
+
+
+class DocOrientNet(nn.Module):
+    """A small CNN over scale-normalised text windows: 8 orientation classes."""
+
+    def __init__(self, width: int = 24) -> None:
+        """Build the layers; ``width`` is the first stage's channel count."""
+        super().__init__()
+        # A strided 5x5 stem halves the window at once: strokes stay 3-4 px wide.
+        layers: list[nn.Module] = [
+            nn.Conv2d(1, width, 5, stride=2, padding=2, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        ]
+        channels = width
+        for out in (width * 2, width * 4, width * 6):
+            layers += [
+                nn.Conv2d(channels, out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
+            channels = out
+        layers += [
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+        ]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(channels, NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits for a batch of windows."""
+        pooled = self.features(x).mean(dim=(2, 3))
+        result: torch.Tensor = self.head(pooled)
+        return result
+
+
+@dataclass
+class DocOrienter:
+    """The document-orientation network with its preprocessing."""
+
+    net: DocOrientNet
+    patches: int = 16
+    device: str = "cpu"
+    calibration: NDArray[np.float64] | None = None
+
+    @classmethod
+    def load(cls, path: Path, device: str = "cpu") -> DocOrienter:
+        """Load weights saved by the trainer (fp16 state dict)."""
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if payload.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a RotBGR document-orientation weights file")
+        net = DocOrientNet(int(payload["width"]))
+        net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+        net.eval().to(device)
+        calibration = payload.get("calibration")
+        return cls(net=net, patches=int(payload.get("patches", 16)), device=device,
+                   calibration=None if calibration is None else np.asarray(calibration, dtype=np.float64))
+
+    def log_probs(self, gray: U8, lines_vertical: bool = False) -> tuple[NDArray[np.float64], int]:
+        """Summed 8-class log-probabilities of a deskewed page, and the window count."""
+        windows = page_patches(gray, self.patches, lines_vertical)
+        if len(windows) == 0:
+            return np.zeros(NUM_CLASSES), 0
+        with torch.inference_mode():
+            logits = self.net(normalise_patches(windows).to(self.device))
+            per_window = torch.log_softmax(logits.float(), dim=1).cpu().numpy().astype(np.float64)
+        return per_window.sum(axis=0), len(windows)
+
+
+def orient_patch(patch: U8, quarter_turns: int, mirrored: bool) -> U8:
+    """The input whose answer is ``(90 * quarter_turns, mirrored)`` for an upright patch.
+
+    ``mirror_h**m(U).rotate(-90 k)``: mirror first, then turn clockwise.
+    """
+    work = patch[:, ::-1] if mirrored else patch
+    return np.ascontiguousarray(np.rot90(work, -quarter_turns % 4))
+
+
+def class_of(quarter_turns: int, mirrored: bool) -> int:
+    """Class index ``2 * k + m``."""
+    return 2 * (quarter_turns % 4) + int(mirrored)
+
+
+def correction_of(index: int) -> tuple[float, bool]:
+    """``(angle, mirrored)`` of a class index, the angle in [-180, 180)."""
+    turns, mirrored = divmod(index, 2)
+    angle = 90.0 * turns
+    return (angle - 360.0 if angle >= 180.0 else angle), bool(mirrored)
+
+
+def expected_log_prior() -> float:
+    """Log-probability of one class under a uniform prior (for reference)."""
+    return -math.log(NUM_CLASSES)
+
+
+@dataclass(frozen=True)
+class PageOrientation:
+    """A text page's full correction and the evidence behind it."""
+
+    angle: float
+    mirrored: bool
+    margin: float
+    windows: int
+    skew_strength: float
+    text_fraction: float
+
+
+def deskew(gray: U8, angle: float) -> U8:
+    """Turn a grey page counter-clockwise by ``angle`` degrees, keeping it whole.
+
+    The new corners take the page's border colour (its median edge value).
+    """
+    if abs(angle) < 1e-3:
+        return gray
+    height, width = gray.shape
+    theta = math.radians(angle)
+    cos_t, sin_t = abs(math.cos(theta)), abs(math.sin(theta))
+    out_w, out_h = math.ceil(width * cos_t + height * sin_t), math.ceil(width * sin_t + height * cos_t)
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2.0, (height - 1) / 2.0), angle, 1.0)
+    matrix[0, 2] += (out_w - width) / 2.0
+    matrix[1, 2] += (out_h - height) / 2.0
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    fill = float(np.median(border))
+    turned = cv2.warpAffine(gray, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    return np.asarray(turned, dtype=np.uint8)
+
+
+def orient_page(gray: U8, orienter: DocOrienter) -> PageOrientation:
+    """Skew (Fourier-refined) plus quarter turn and mirror (windows) of a text page."""
+    from rotbgr_core.geometry import normalize_angle
+    from rotbgr_core.skew import estimate_skew
+
+    skew = estimate_skew(gray)
+    scores, windows = orienter.log_probs(deskew(gray, skew.angle), skew.lines_vertical)
+    order = np.argsort(scores)[::-1]
+    turn, mirrored = correction_of(int(order[0]))
+    margin = float(scores[order[0]] - scores[order[1]]) if windows else 0.0
+    return PageOrientation(
+        angle=normalize_angle(skew.angle + turn),
+        mirrored=mirrored,
+        margin=margin,
+        windows=windows,
+        skew_strength=skew.strength,
+        text_fraction=skew.text_fraction,
+    )
+
+
+def confidence_features(page: PageOrientation) -> NDArray[np.float64]:
+    """Inputs of the confidence calibration (with a constant term)."""
+    return np.array([
+        1.0,
+        min(page.margin, 60.0) / 10.0,
+        math.log1p(page.windows),
+        page.skew_strength,
+        min(page.text_fraction, 0.3) * 10.0,
+    ])
+
+
+def calibrated_confidence(page: PageOrientation, weights: NDArray[np.float64] | None) -> float:
+    """Probability that the page's answer is fully correct (logistic calibration)."""
+    if weights is None or page.windows == 0:
+        return 0.0 if page.windows == 0 else 0.5
+    z = float(np.dot(weights, confidence_features(page)))
+    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))

@@ -1,0 +1,75 @@
+"""Document orientation windows: the class convention, scale normalisation, window choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from rotbgr_core.docorient import (
+    LINE_PITCH,
+    PATCH,
+    DocOrientNet,
+    class_of,
+    correction_of,
+    line_pitch,
+    normalise_patches,
+    orient_patch,
+    page_patches,
+)
+from rotbgr_core.geometry import correct_image
+from rotbgr_core.skew import ink_mask
+
+
+def _page(pitch: int, width: int = 900, height: int = 1100) -> np.ndarray:
+    page = Image.new("L", (width, height), 250)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=int(pitch * 0.6))
+    rng = np.random.default_rng(0)
+    words = "the quick brown fox jumps over a lazy dog while archivists scan pages".split()
+    for y in range(60, height - 60, pitch):
+        draw.text((50, y), " ".join(rng.choice(words, 12)), fill=15, font=font)
+    return np.asarray(page)
+
+
+@pytest.mark.parametrize("turns", range(4))
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_classes_follow_the_geometry_convention(turns: int, mirrored: bool) -> None:
+    upright = np.random.default_rng(1).integers(0, 256, (PATCH, PATCH), dtype=np.uint8)
+    made = orient_patch(upright, turns, mirrored)
+    angle, flip = correction_of(class_of(turns, mirrored))
+    assert np.array_equal(np.asarray(correct_image(Image.fromarray(made), angle, flip)), upright)
+
+
+@pytest.mark.parametrize("pitch", [14, 24, 40])
+def test_line_pitch_is_measured_across_rows_and_columns(pitch: int) -> None:
+    page = _page(pitch)
+    mask, _ = ink_mask(page)
+    assert abs(line_pitch(mask) - pitch) <= 1.5
+    assert abs(line_pitch(np.ascontiguousarray(mask.T), lines_vertical=True) - pitch) <= 1.5
+
+
+def test_windows_are_scale_normalised_text() -> None:
+    small, large = page_patches(_page(14)), page_patches(_page(40))
+    sideways = page_patches(np.ascontiguousarray(_page(14).T), lines_vertical=True)
+    assert abs(float((sideways < 128).mean()) - float((small < 128).mean())) < 0.05
+    assert small.shape[1:] == large.shape[1:] == (PATCH, PATCH)
+    assert len(small) >= 8 and len(large) >= 4
+    # The same amount of text per window whatever the page's type size.
+    density = [float((windows < 128).mean()) for windows in (small, large)]
+    assert 0.05 < min(density) and max(density) / min(density) < 1.6
+    # Rescaled to LINE_PITCH: a window holds about PATCH / LINE_PITCH lines.
+    mask, _ = ink_mask(np.concatenate(list(small[:4]), axis=1))
+    assert abs(line_pitch(mask) - LINE_PITCH) <= 3
+
+
+def test_blank_page_gives_no_windows() -> None:
+    assert page_patches(np.full((500, 400), 240, np.uint8)).shape == (0, PATCH, PATCH)
+
+
+def test_network_shapes() -> None:
+    net = DocOrientNet().eval()
+    with torch.inference_mode():
+        logits = net(normalise_patches(np.zeros((3, PATCH, PATCH), np.uint8)))
+    assert logits.shape == (3, 8)
