@@ -21,6 +21,7 @@ How one image is predicted (every image is RGB, long side <= 1024 px):
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from PIL import Image
 
 from rotbgr_core.geometry import inscribed_size, normalize_angle
 from rotbgr_core.learned_net import NUM_CLASSES, RotNet
-from rotbgr_core.skew import edge_orientation, estimate_skew
+from rotbgr_core.skew import edge_orientation, estimate_skew, ink_mask
 from rotbgr_core.types import Estimate
 
 #: Side of the square network input, in pixels.
@@ -177,6 +178,90 @@ def roll_quarters(log_probs: FloatArray, shift: int) -> FloatArray:
     return np.asarray(np.roll(table, -shift, axis=0).reshape(NUM_CLASSES), dtype=np.float32)
 
 
+def line_asymmetry(mask: NDArray[np.bool_], strips: int = 4) -> float:
+    """Ink above the text lines' x-height band against ink below it, as ``log(above / below)``.
+
+    ``mask`` is the ink of a deskewed page whose text lines run across.  Latin
+    and Cyrillic text have more ascenders and capitals than descenders, so the
+    value is positive for an upright page and negative for one upside down.
+    Computed in vertical strips so that columns whose lines do not line up stay
+    apart.
+    """
+    width = mask.shape[1]
+    above = below = 0.0
+    for index in range(strips):
+        strip = mask[:, index * width // strips : (index + 1) * width // strips]
+        profile = strip.sum(axis=1).astype(np.float64)
+        if profile.max() < 3:
+            continue
+        on = profile > 0.06 * float(np.percentile(profile[profile > 0], 90))
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            line = profile[start:stop]
+            if len(line) < 4:
+                continue
+            core = np.flatnonzero(line >= 0.4 * line.max())
+            above += float(line[: core[0]].sum())
+            below += float(line[core[-1] + 1 :].sum())
+    return math.log((above + 1.0) / (below + 1.0))
+
+
+def margin_asymmetry(mask: NDArray[np.bool_]) -> float:
+    """How much more ragged the right ends of text lines are than their left ends, as a log ratio.
+
+    ``mask`` is the ink of a deskewed page whose text lines run across.
+    Left-to-right text is aligned on the left (indents aside) and ends short on
+    the right, so the value is positive for such a page as it should be read,
+    negative mirrored.
+    """
+    profile = mask.sum(axis=1).astype(np.float64)
+    if profile.max() < 3:
+        return 0.0
+    on = profile > 0.06 * float(np.percentile(profile[profile > 0], 90))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
+    lefts: list[int] = []
+    rights: list[int] = []
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - start < 4:
+            continue
+        columns = np.flatnonzero(mask[start:stop].sum(axis=0) > 0)
+        if len(columns) < 10:
+            continue
+        lefts.append(int(columns[0]))
+        rights.append(int(columns[-1]))
+    if len(lefts) < 4:
+        return 0.0
+    left = np.asarray(lefts, dtype=np.float64)
+    right = np.asarray(rights, dtype=np.float64)
+    scale = max(1.0, float(np.median(right - left)))
+    left_dev = np.clip((left - np.median(left)) / scale, 0.0, 1.0).mean()
+    right_dev = np.clip((np.median(right) - right) / scale, 0.0, 1.0).mean()
+    return math.log((right_dev + 0.01) / (left_dev + 0.01))
+
+
+def line_direction(mask: NDArray[np.bool_], strips: int = 4) -> float:
+    """Share of empty rows minus share of empty columns of the ink, in strips.
+
+    Text lines leave empty rows between them (interline gaps) but seldom an
+    empty column across a whole strip of lines, so the value is positive when
+    the lines of a deskewed page run across and negative when they run down.
+    """
+
+    def empty_share(ink: NDArray[np.bool_]) -> float:
+        shares = []
+        width = ink.shape[1]
+        for index in range(strips):
+            strip = ink[:, index * width // strips : (index + 1) * width // strips]
+            rows = np.flatnonzero(strip.any(axis=1))
+            if len(rows) < 8:
+                continue
+            inside = strip[rows[0] : rows[-1] + 1].any(axis=1)
+            shares.append(1.0 - float(inside.mean()))
+        return float(np.mean(shares)) if shares else 0.0
+
+    return empty_share(mask) - empty_share(np.ascontiguousarray(mask.T))
+
+
 @dataclass
 class Calibration:
     """Decision thresholds and the logistic confidence model."""
@@ -186,7 +271,12 @@ class Calibration:
     mirror_threshold_photo: float = 0.5
     residual_strength: float = 0.15
     patch_weight: float = 1.0
-    coef: list[float] = field(default_factory=lambda: [0.0] * 8)
+    patches: int = 4
+    parity_weight: float = 5.0
+    updown_weight: float = 2.0
+    margin_weight: float = 0.0
+    photo_mirror_view: bool = True
+    coef: list[float] = field(default_factory=list)
     intercept: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,11 +301,16 @@ class RawResult:
     residual: float
     skew_angle: float | None = None
     skew_strength: float = 0.0
-    patch_log_probs: FloatArray | None = None
+    lines_vertical: bool | None = None
+    updown: float | None = None
+    direction: float = 0.0
+    margin: float | None = None
+    patch_log_probs: FloatArray | None = None  # one row per patch, most text-like first
+    mirror_log_probs: FloatArray | None = None  # the mirrored global view's, mapped back (photos)
 
 
 def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
-    """The features of the logistic confidence model (8 of them)."""
+    """The features of the logistic confidence model: one block for pages, one for photos."""
     combined = combine_log_probs(raw, cal)
     probs = np.exp(combined)
     turn = probs.reshape(4, 2).sum(axis=1)
@@ -223,23 +318,46 @@ def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
     k = int(np.argmax(turn))
     mirror_p = float(probs[2 * k + 1] / max(turn[k], 1e-9))
     is_doc = raw.doc_prob >= cal.doc_threshold
-    return [
+    common = [
         float(order[-1]),
-        float(order[-1] - order[-2]),
+        math.log(max(float(order[-1]), 1e-9) / max(float(order[-2]), 1e-9)),
         abs(mirror_p - 0.5) * 2.0,
-        float(is_doc),
-        raw.skew_strength if is_doc else raw.edge_strength,
-        float(raw.doc_prob),
-        abs(raw.residual) * 45.0 / 45.0,
-        float(is_doc) * float(order[-1]),
     ]
+    if is_doc:
+        sure = min(1.0, abs(raw.direction) / 0.1)
+        updown = min(1.5, abs(raw.updown or 0.0)) * sure
+        block = [*common, raw.skew_strength, sure, updown]
+        return [1.0, *block, *([0.0] * len(block))]
+    block = [*common, raw.edge_strength, abs(raw.residual), float(raw.doc_prob)]
+    return [0.0, *([0.0] * len(block)), *block]
 
 
 def combine_log_probs(raw: RawResult, cal: Calibration) -> FloatArray:
     """Normalised 8-class log-probabilities from the global view and any patches."""
     total = raw.log_probs.astype(np.float64)
-    if raw.patch_log_probs is not None:
-        total = total + cal.patch_weight * raw.patch_log_probs.astype(np.float64)
+    if raw.mirror_log_probs is not None and cal.photo_mirror_view:
+        total = 0.5 * (total + raw.mirror_log_probs.astype(np.float64))
+    if raw.patch_log_probs is not None and cal.patches > 0:
+        total = total + cal.patch_weight * raw.patch_log_probs[: cal.patches].astype(np.float64).sum(axis=0)
+    # How sure the page cues are of the lines' direction (a gap share of 0.1 or more: sure).
+    sure = min(1.0, abs(raw.direction) / 0.1)
+    if raw.lines_vertical is not None and cal.parity_weight > 0:
+        # Text lines that run down the deskewed page need an odd number of quarter turns.
+        odd = np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=bool)
+        total = total - sure * cal.parity_weight * (odd != raw.lines_vertical)
+    if raw.updown is not None and raw.lines_vertical is not None and cal.updown_weight > 0:
+        # Ascenders above descenders: the upright turn is k = 0 (horizontal lines) or k = 1 (vertical).
+        up = 1 if raw.lines_vertical else 0
+        bonus = sure * cal.updown_weight * float(np.clip(raw.updown, -1.5, 1.5))
+        turns = np.repeat(np.arange(4), 2)
+        total = total + bonus * (turns == up) - bonus * (turns == up + 2)
+    if raw.margin is not None and raw.lines_vertical is not None and cal.margin_weight > 0:
+        # Ragged right edge in the upright frame: not mirrored (for left-to-right scripts).
+        up = 1 if raw.lines_vertical else 0
+        turns = np.repeat(np.arange(4), 2)
+        sign = (turns == up).astype(np.float64) - (turns == up + 2)
+        plain = np.tile([1.0, -1.0], 4)
+        total = total + sure * cal.margin_weight * float(np.clip(raw.margin, -2.0, 2.0)) * sign * plain
     total = total - total.max()
     total = total - math.log(float(np.exp(total).sum()))
     return np.asarray(total, dtype=np.float32)
@@ -263,7 +381,9 @@ def decide(raw: RawResult, cal: Calibration) -> Estimate:
         mirrored = mirror_p > cal.mirror_threshold_photo
     angle = normalize_angle(base + 90.0 * k)
     feats = np.asarray(confidence_features(raw, cal), dtype=np.float64)
-    logit = float(np.dot(np.asarray(cal.coef, dtype=np.float64), feats) + cal.intercept)
+    logit = cal.intercept
+    if len(cal.coef) == len(feats):
+        logit += float(np.dot(np.asarray(cal.coef, dtype=np.float64), feats))
     confidence = 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, logit))))
     return Estimate(
         angle=angle,
@@ -273,17 +393,34 @@ def decide(raw: RawResult, cal: Calibration) -> Estimate:
     )
 
 
+def cpu_threads() -> int:
+    """Torch threads for CPU inference: ``$ROTBGR_TORCH_THREADS``, else half the cores (1 to 4).
+
+    The network's batches are small, and image decoding runs in parallel threads:
+    on a 2-core machine two OpenMP threads that spin against the decoders (or any
+    other busy process) were measured 5-10x slower than one.
+    """
+    configured = os.environ.get("ROTBGR_TORCH_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
 class LearnedPredictor:
     """The shipped model: see the module docstring for the steps."""
 
     name = "rotbgr-learned"
 
-    def __init__(self, net: RotNet, calibration: Calibration, device: str = "cpu", patches: int = 2) -> None:
-        """Wrap a network (already on ``device``, in eval mode) and its calibration."""
+    def __init__(self, net: RotNet, calibration: Calibration, device: str = "cpu", patches: int | None = None) -> None:
+        """Wrap a network (already on ``device``, in eval mode) and its calibration.
+
+        ``patches`` (default: the calibration's) is how many text patches a page gets.
+        """
         self.net = net
         self.calibration = calibration
         self.device = device
-        self.patches = patches
+        self.patches = calibration.patches if patches is None else patches
+        self.mirror_view = calibration.photo_mirror_view
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> LearnedPredictor:
@@ -301,8 +438,9 @@ class LearnedPredictor:
         }
         net.load_state_dict(state)
         net.eval().to(device)
-        config = data.get("config", {})
-        return cls(net, Calibration.from_dict(data.get("calibration", {})), device, int(config.get("patches", 2)))
+        if device == "cpu":
+            torch.set_num_threads(cpu_threads())
+        return cls(net, Calibration.from_dict(data.get("calibration", {})), device)
 
     def _run(self, views: list[FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Class log-probabilities, document probabilities and residuals for views."""
@@ -337,6 +475,13 @@ class LearnedPredictor:
         results = [
             RawResult(edge[0], edge[1], float(doc[i]), log_probs[i], float(residual[i])) for i, edge in enumerate(edges)
         ]
+        photos = [i for i, raw in enumerate(results) if raw.doc_prob < self.calibration.doc_threshold]
+        if photos and self.mirror_view:
+            flipped, _, _ = self._run([np.ascontiguousarray(views[i][:, :, ::-1]) for i in photos])
+            # A mirrored view's class (k, m) is the original's (-k mod 4, 1 - m).
+            source = [2 * ((-(c // 2)) % 4) + (1 - c % 2) for c in range(NUM_CLASSES)]
+            for row, index in enumerate(photos):
+                results[index].mirror_log_probs = flipped[row][source]
         patch_views: list[FloatArray] = []
         owners: list[int] = []
         for index, raw in enumerate(results):
@@ -351,16 +496,21 @@ class LearnedPredictor:
                 raw.log_probs = roll_quarters(raw.log_probs, shift)
             fill = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
             page = rotate_expand(gray, skew.angle, fill)
+            mask, _ = ink_mask(page)
+            if mask.sum() >= 200:
+                raw.direction = line_direction(mask)
+                raw.lines_vertical = raw.direction < 0
+                across = np.ascontiguousarray(np.rot90(mask, 1)) if raw.lines_vertical else mask
+                raw.updown = line_asymmetry(across)
+                raw.margin = margin_asymmetry(across)
             for centre in text_patch_centres(page, VIEW_SIZE, self.patches):
                 patch_views.append(to_view(crop_patch(page, centre, VIEW_SIZE)))
                 owners.append(index)
         if patch_views:
             patch_lp, _, _ = self._run(patch_views)
-            for row, owner in enumerate(owners):
-                raw = results[owner]
-                raw.patch_log_probs = (
-                    patch_lp[row] if raw.patch_log_probs is None else raw.patch_log_probs + patch_lp[row]
-                )
+            for index in set(owners):
+                rows = [row for row, owner in enumerate(owners) if owner == index]
+                results[index].patch_log_probs = patch_lp[rows]
         return results
 
     def predict_images(self, images: Sequence[Image.Image]) -> list[Estimate]:

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -94,7 +95,7 @@ def export(net: RotNet, calibration: Calibration, out: Path, meta: dict) -> None
     data = {
         "format": FORMAT,
         "state_dict": state,
-        "config": {"arch": "efficientnet-lite0", "view": 128, "patches": 2, **meta},
+        "config": {"arch": "efficientnet-lite0", "view": 128, **meta},
         "calibration": calibration.to_dict(),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -215,10 +216,12 @@ def calibration_set(rows: list[dict], count: int, seed: int) -> list[tuple]:
     """Dev-like inputs ``(image, angle, mirrored, is_doc)`` from calibration sources."""
     rng = np.random.default_rng(seed)
     docs = [row for row in rows if row["kind"] == "document"]
-    scenes = [row for row in rows if row["kind"] in ("photo", "illustration")]
+    photos = [row for row in rows if row["kind"] == "photo"]
+    drawings = [row for row in rows if row["kind"] == "illustration"]
     items = []
     for index in range(count):
-        pick = docs if index % 2 == 0 and docs else scenes
+        # Half pages; the other half real photos and illustrations in equal parts.
+        pick = docs if index % 2 == 0 and docs else (photos if index % 4 == 1 and photos else drawings)
         row = pick[int(rng.integers(len(pick)))]
         image, angle, mirrored = dev_like_image(row, rng)
         items.append((image, angle, mirrored, row["kind"] == "document"))
@@ -251,9 +254,11 @@ def calibrate(predictor: LearnedPredictor, items: list[tuple]) -> Calibration:
     """Choose thresholds and fit the confidence on measured calibration items."""
     raws: list[RawResult] = []
     batch = 16
+    predictor.patches = 8
+    predictor.mirror_view = True
     for start in range(0, len(items), batch):
         raws.extend(predictor.measure([item[0] for item in items[start : start + batch]]))
-    cal = Calibration(**{**predictor.calibration.to_dict(), "coef": [0.0] * 8, "intercept": 0.0})
+    cal = Calibration(**{**predictor.calibration.to_dict(), "coef": [], "intercept": 0.0})
     truth = [(item[1], item[2], item[3]) for item in items]
     photo_idx = [i for i, t in enumerate(truth) if not t[2]]
     doc_idx = [i for i, t in enumerate(truth) if t[2]]
@@ -273,9 +278,27 @@ def calibrate(predictor: LearnedPredictor, items: list[tuple]) -> Calibration:
         key=lambda s: photo_err(Calibration(**{**cal.to_dict(), "residual_strength": s})),
     )
     cal.residual_strength = best
-    cal.patch_weight = max(
-        [0.5, 1.0, 1.5, 2.0], key=lambda w: score(doc_idx, Calibration(**{**cal.to_dict(), "patch_weight": w}))
+    cal.photo_mirror_view = max(
+        (False, True), key=lambda v: score(photo_idx, Calibration(**{**cal.to_dict(), "photo_mirror_view": v}))
     )
+    grid = [
+        (n, w, pw, uw)
+        for n in (0, 2, 4, 6, 8)
+        for w in ((1.0,) if n == 0 else (0.5, 1.0, 2.0))
+        for pw in (0.0, 2.0, 5.0, 20.0)
+        for uw in (0.0, 1.0, 2.0, 4.0, 8.0)
+    ]
+    # Prefer fewer patches (faster) on ties: max() keeps the first best.
+    n, w, pw, uw = max(
+        grid,
+        key=lambda g: score(
+            doc_idx,
+            Calibration(
+                **{**cal.to_dict(), "patches": g[0], "patch_weight": g[1], "parity_weight": g[2], "updown_weight": g[3]}
+            ),
+        ),
+    )
+    cal.patches, cal.patch_weight, cal.parity_weight, cal.updown_weight = n, w, pw, uw
 
     def mirror_rates(indices: list[int], c: Calibration) -> tuple[float, float]:
         flags = [(decide(raws[i], c).mirrored, truth[i][1]) for i in indices]
@@ -283,17 +306,23 @@ def calibrate(predictor: LearnedPredictor, items: list[tuple]) -> Calibration:
         neg = [f for f, t in flags if not t]
         return (float(np.mean(pos)) if pos else 0.0, float(np.mean(neg)) if neg else 0.0)
 
-    for attr, indices, max_fa in (
-        ("mirror_threshold_doc", doc_idx, 0.005),
-        ("mirror_threshold_photo", photo_idx, 0.04),
-    ):
-        chosen = 0.99
-        for t in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99):
-            _, fa = mirror_rates(indices, Calibration(**{**cal.to_dict(), attr: t}))
-            if fa <= max_fa:
-                chosen = t
-                break
-        setattr(cal, attr, chosen)
+    cal.margin_weight = max(
+        (0.0, 0.5, 1.0, 2.0, 4.0),
+        key=lambda m: score(doc_idx, Calibration(**{**cal.to_dict(), "margin_weight": m})),
+    )
+    # Documents: the threshold that makes the most answers fully correct.
+    cal.mirror_threshold_doc = max(
+        (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99),
+        key=lambda t: score(doc_idx, Calibration(**{**cal.to_dict(), "mirror_threshold_doc": t})),
+    )
+    # Photos: the lowest threshold with at most 4% false alarms (the target allows 5%).
+    chosen = 0.99
+    for t in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99):
+        _, fa = mirror_rates(photo_idx, Calibration(**{**cal.to_dict(), "mirror_threshold_photo": t}))
+        if fa <= 0.04:
+            chosen = t
+            break
+    cal.mirror_threshold_photo = chosen
     feats = np.array([confidence_features(r, cal) for r in raws])
     target = np.array(
         [_correct(decide(r, cal), t[0], t[1]) for r, t in zip(raws, truth, strict=True)], dtype=np.float64
@@ -304,6 +333,19 @@ def calibrate(predictor: LearnedPredictor, items: list[tuple]) -> Calibration:
         cal.intercept = intercept
     else:
         cal.intercept = 4.0 if target.mean() > 0.5 else -4.0
+    # The confidence is used as "at >= 0.8, trust it": shift the logit down (at most 3) until at least 98.5% of
+    # the calibration answers at or above 0.8 are fully correct, keeping some answers there.
+    base = cal.intercept
+    options = []
+    for shift in np.arange(0.0, 3.01, 0.25):
+        cal.intercept = base - float(shift)
+        high = np.array([decide(r, cal).confidence for r in raws]) >= 0.8
+        if high.sum() >= 5:
+            options.append((float(shift), float(target[high].mean()), float(high.mean())))
+    good = [o for o in options if o[1] >= 0.985]
+    chosen = good[0] if good else (max(options, key=lambda o: o[1]) if options else (0.0, 0.0, 0.0))
+    cal.intercept = base - chosen[0]
+    _log(f"confidence shift {chosen[0]:.2f}: {chosen[1]:.3f} correct among {chosen[2]:.3f} at >= 0.8")
     for name, indices in (("photo", photo_idx), ("doc", doc_idx)):
         ests = [decide(raws[i], cal) for i in indices]
         ok = [_correct(e, truth[i][0], truth[i][1]) for e, i in zip(ests, indices, strict=True)]
@@ -460,7 +502,14 @@ def main(argv: list[str] | None = None) -> int:
     # Round to fp16 first so the calibration sees exactly the shipped weights.
     net.load_state_dict({k: (v.half().float() if v.is_floating_point() else v) for k, v in net.state_dict().items()})
     predictor = LearnedPredictor(net, Calibration(), "cpu")
-    items = calibration_set(read_train_index(cache, calibration=True), args.calib_items, args.seed + 1)
+    stash = work / f"calib_items_{args.calib_items}_{args.seed + 1}.pkl"
+    if stash.exists():
+        with open(stash, "rb") as handle:
+            items = pickle.load(handle)
+    else:
+        items = calibration_set(read_train_index(cache, calibration=True), args.calib_items, args.seed + 1)
+        with open(stash, "wb") as handle:
+            pickle.dump(items, handle)
     cal = calibrate(predictor, items)
     export(net, cal, out, meta)
     return 0

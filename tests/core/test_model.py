@@ -1,0 +1,138 @@
+"""The shipped learned model: it loads, and it is right on inputs made from upright fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw, ImageOps
+
+from rotbgr_core.geometry import angle_difference, inscribed_size, make_rotated
+from rotbgr_core.learned import LearnedPredictor, roll_quarters, text_patch_centres
+from rotbgr_core.learned_net import NUM_CLASSES, RotNet
+from rotbgr_core.predictor import DEFAULT_WEIGHTS, load_predictor
+
+UPRIGHT = Path(__file__).resolve().parents[1] / "resources" / "upright"
+#: Of the 8 turned copies of the text page, how many get the mirror flag right (at least): unmirrored, mirrored.
+MIRROR_RIGHT_OF_8 = {False: 8, True: 7}
+
+
+@pytest.fixture(scope="module")
+def predictor() -> LearnedPredictor:
+    loaded = load_predictor(device="cpu")
+    assert isinstance(loaded, LearnedPredictor)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def page() -> Image.Image:
+    return Image.open(UPRIGHT / "text_page.png").convert("RGB")
+
+
+def photo_input(upright: Image.Image, angle: float, mirrored: bool) -> Image.Image:
+    """The convention's input for ``(angle, mirrored)``, cropped inside the rotated content."""
+    rotated = make_rotated(upright, angle, mirrored)
+    residual = ((angle + 45.0) % 90.0) - 45.0
+    width, height = rotated.size
+    if abs(residual) > 1e-6:
+        # The content of a turned image: the inscribed box of the pre-rotation canvas.
+        turns = round((angle - residual) / 90.0) % 2
+        w0, h0 = (upright.height, upright.width) if turns else upright.size
+        box_w, box_h = inscribed_size(w0, h0, residual)
+        left, top = (width - box_w) // 2, (height - box_h) // 2
+        rotated = rotated.crop((left, top, left + box_w, top + box_h))
+    return rotated
+
+
+def test_weights_are_shipped_small_and_load(predictor: LearnedPredictor) -> None:
+    assert DEFAULT_WEIGHTS.exists()
+    assert DEFAULT_WEIGHTS.stat().st_size <= 10 * 1024 * 1024
+    assert predictor.device == "cpu"
+    assert predictor.name == "rotbgr-learned"
+
+
+def test_empty_in_empty_out(predictor: LearnedPredictor) -> None:
+    assert predictor.predict_images([]) == []
+
+
+def test_network_shapes() -> None:
+    net = RotNet().eval()
+    with torch.inference_mode():
+        out = net(torch.zeros(2, 3, 128, 128))
+    assert out.classes.shape == (2, NUM_CLASSES)
+    assert out.document.shape == (2,)
+    assert out.residual.shape == (2,)
+
+
+def test_roll_quarters_moves_the_turn() -> None:
+    log_probs = np.log(np.full(8, 0.01, dtype=np.float32))
+    log_probs[2 * 1 + 1] = 0.0  # k = 1, mirrored
+    rolled = roll_quarters(log_probs, 1)
+    assert int(np.argmax(rolled)) == 2 * 0 + 1
+
+
+def test_text_patches_land_on_text(page: Image.Image) -> None:
+    gray = np.asarray(page.convert("L"))
+    for cx, cy in text_patch_centres(gray, 128, 2):
+        window = gray[max(0, cy - 64) : cy + 64, max(0, cx - 64) : cx + 64]
+        assert (window < 128).mean() > 0.03
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_text_page_every_quarter_turn_and_skew(predictor: LearnedPredictor, page: Image.Image, mirrored: bool) -> None:
+    angles = [0.0, 90.0, 180.0, -90.0, 1.7, 91.3, -178.8, -92.4]
+    inputs = [make_rotated(page, angle, mirrored, fill=(255, 255, 255)) for angle in angles]
+    estimates = predictor.predict_images(inputs)
+    for angle, estimate in zip(angles, estimates, strict=True):
+        assert angle_difference(estimate.angle, angle) < 0.3, (angle, estimate)
+        assert estimate.kind == "document"
+    mirror_right = [estimate.mirrored == mirrored for estimate in estimates]
+    assert sum(mirror_right) >= MIRROR_RIGHT_OF_8[mirrored], mirror_right
+
+
+def test_page_on_a_dark_scanner_bed_with_a_frame(predictor: LearnedPredictor, page: Image.Image) -> None:
+    framed = ImageOps.expand(page, border=12, fill=(0, 0, 0))
+    draw = ImageDraw.Draw(framed)
+    draw.text((40, 20), "SCANNED COPY 2024", fill=(120, 120, 120))
+    bed = ImageOps.expand(framed, border=(30, 60, 50, 20), fill=(40, 40, 40))
+    for angle in (-3.1, 87.5):
+        estimate = predictor.predict_images([make_rotated(bed, angle, False, fill=(40, 40, 40))])[0]
+        assert angle_difference(estimate.angle, angle) < 0.3
+        assert not estimate.mirrored
+
+
+def test_photos_quarter_turns(predictor: LearnedPredictor) -> None:
+    cases = []
+    for name in ("astronaut", "chelsea", "rocket"):
+        upright = Image.open(UPRIGHT / f"{name}.jpg").convert("RGB")
+        for angle in (0.0, 90.0, 180.0, -90.0):
+            cases.append((photo_input(upright, angle, False), angle))
+    estimates = predictor.predict_images([case[0] for case in cases])
+    coarse = [angle_difference(est.angle, angle) < 45 for (_, angle), est in zip(cases, estimates, strict=True)]
+    assert sum(coarse) >= 10, coarse
+
+
+def test_confidence_range_and_determinism(predictor: LearnedPredictor, page: Image.Image) -> None:
+    photo = Image.open(UPRIGHT / "chelsea.jpg").convert("RGB")
+    inputs = [make_rotated(page, 33.0, True, fill=(255, 255, 255)), photo_input(photo, -121.0, False), photo]
+    first = predictor.predict_images(inputs)
+    second = predictor.predict_images(inputs)
+    assert first == second
+    alone = predictor.predict_images(inputs[1:2])[0]
+    assert angle_difference(alone.angle, first[1].angle) < 1e-3
+    assert abs(alone.confidence - first[1].confidence) < 1e-3
+    for estimate in first:
+        assert 0.0 <= estimate.confidence <= 1.0
+        assert -180.0 <= estimate.angle < 180.0
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu(predictor: LearnedPredictor, page: Image.Image) -> None:
+    cuda = load_predictor(device="cuda")
+    inputs = [make_rotated(page, angle, False, fill=(255, 255, 255)) for angle in (0.0, 91.0, -179.0)]
+    for cpu_est, cuda_est in zip(predictor.predict_images(inputs), cuda.predict_images(inputs), strict=True):
+        assert angle_difference(cpu_est.angle, cuda_est.angle) < 0.05
+        assert cpu_est.mirrored == cuda_est.mirrored
