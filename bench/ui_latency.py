@@ -101,8 +101,10 @@ def run(count: int, real: bool, delay: float, folder: Path) -> dict[str, float]:
     def tick() -> None:
         now = time.perf_counter()
         gaps.append(max(0.0, (now - last[0]) * 1000.0 - interval_ms))
+        stamps.append(now)
         last[0] = now
 
+    stamps: list[float] = []
     probe = QTimer()
     probe.setTimerType(Qt.TimerType.PreciseTimer)
     probe.setInterval(interval_ms)
@@ -149,6 +151,7 @@ def run(count: int, real: bool, delay: float, folder: Path) -> dict[str, float]:
             "p99_ms": round(percentile(gaps, 99), 1),
             "p50_ms": round(percentile(gaps, 50), 2),
             "samples": float(len(gaps)),
+            "worst_at_s": round(stamps[int(max(range(len(gaps)), key=gaps.__getitem__))] - start, 2),
         })
         window.close()
 
