@@ -23,7 +23,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from rotbgr_core.skew import ink_mask
+from rotbgr_core.skew import SkewEstimate, ink_mask
 
 #: Side of a window, in pixels, after scale normalisation.
 PATCH = 64
@@ -90,9 +90,14 @@ def page_patches(gray: U8, count: int = 16, lines_vertical: bool = False) -> U8:
     :class:`rotbgr_core.skew.SkewEstimate`).  Returns an empty array when the
     page has no usable text.
     """
-    mask, _ = ink_mask(gray)
+    return _windows(gray, count, lines_vertical)[0]
+
+
+def _windows(gray: U8, count: int, lines_vertical: bool) -> tuple[U8, float]:
+    """:func:`page_patches`, and the page's share of ink pixels."""
+    mask, fraction = ink_mask(gray)
     if mask.sum() < 100:
-        return np.zeros((0, PATCH, PATCH), dtype=np.uint8)
+        return np.zeros((0, PATCH, PATCH), dtype=np.uint8), fraction
     pitch = line_pitch(mask, lines_vertical)
     scale = float(np.clip(LINE_PITCH / pitch, 0.25, 4.0))
     size = (max(PATCH, round(gray.shape[1] * scale)), max(PATCH, round(gray.shape[0] * scale)))
@@ -107,8 +112,8 @@ def page_patches(gray: U8, count: int = 16, lines_vertical: bool = False) -> U8:
                                        cv2.BORDER_REPLICATE)
         patches.append(patch)
     if not patches:
-        return np.zeros((0, PATCH, PATCH), dtype=np.uint8)
-    return np.stack(patches)
+        return np.zeros((0, PATCH, PATCH), dtype=np.uint8), fraction
+    return np.stack(patches), fraction
 
 
 def normalise_patches(patches: U8) -> torch.Tensor:
@@ -179,13 +184,18 @@ class DocOrienter:
 
     def log_probs(self, gray: U8, lines_vertical: bool = False) -> tuple[NDArray[np.float64], int]:
         """Summed 8-class log-probabilities of a deskewed page, and the window count."""
-        windows = page_patches(gray, self.patches, lines_vertical)
+        scores, count, _ = self.measure_page(gray, lines_vertical)
+        return scores, count
+
+    def measure_page(self, gray: U8, lines_vertical: bool = False) -> tuple[NDArray[np.float64], int, float]:
+        """:meth:`log_probs`, and the page's share of ink pixels."""
+        windows, fraction = _windows(gray, self.patches, lines_vertical)
         if len(windows) == 0:
-            return np.zeros(NUM_CLASSES), 0
+            return np.zeros(NUM_CLASSES), 0, fraction
         with torch.inference_mode():
             logits = self.net(normalise_patches(windows).to(self.device))
             per_window = torch.log_softmax(logits.float(), dim=1).cpu().numpy().astype(np.float64)
-        return per_window.sum(axis=0), len(windows)
+        return per_window.sum(axis=0), len(windows), fraction
 
 
 def orient_patch(patch: U8, quarter_turns: int, mirrored: bool) -> U8:
@@ -247,13 +257,19 @@ def deskew(gray: U8, angle: float) -> U8:
     return np.asarray(turned, dtype=np.uint8)
 
 
-def orient_page(gray: U8, orienter: DocOrienter) -> PageOrientation:
-    """Skew (Fourier-refined) plus quarter turn and mirror (windows) of a text page."""
+def orient_page(gray: U8, orienter: DocOrienter, skew: SkewEstimate | None = None) -> PageOrientation:
+    """Skew (Fourier-refined) plus quarter turn and mirror (windows) of a text page.
+
+    ``skew`` may be passed when the caller has measured it already; its
+    ``text_fraction`` is then taken from the deskewed page.
+    """
     from rotbgr_core.geometry import normalize_angle
     from rotbgr_core.skew import estimate_skew
 
-    skew = estimate_skew(gray)
-    scores, windows = orienter.log_probs(deskew(gray, skew.angle), skew.lines_vertical)
+    measured_here = skew is None
+    if skew is None:
+        skew = estimate_skew(gray)
+    scores, windows, fraction = orienter.measure_page(deskew(gray, skew.angle), skew.lines_vertical)
     order = np.argsort(scores)[::-1]
     turn, mirrored = correction_of(int(order[0]))
     margin = float(scores[order[0]] - scores[order[1]]) if windows else 0.0
@@ -263,7 +279,7 @@ def orient_page(gray: U8, orienter: DocOrienter) -> PageOrientation:
         margin=margin,
         windows=windows,
         skew_strength=skew.strength,
-        text_fraction=skew.text_fraction,
+        text_fraction=skew.text_fraction if measured_here else fraction,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from rotbgr_core.skew import estimate_skew
+from rotbgr_core.skew import SkewEstimate, estimate_skew
 from rotbgr_core.types import Estimate
 
 #: The weights shipped inside the package.
@@ -101,9 +101,9 @@ class DocumentAwarePredictor:
     """A predictor whose text pages are decided from scale-normalised text windows.
 
     The base predictor says what each image is; for documents, the windows'
-    network (:mod:`rotbgr_core.docorient`) reads the text itself: its quarter
-    turn, mirror and calibrated confidence replace the base's whenever the page
-    has enough text.
+    network (:mod:`rotbgr_core.docorient`) reads the text itself, and its
+    answer replaces the base's when the page has enough text and the windows'
+    calibrated confidence is the higher of the two.
     """
 
     def __init__(self, base: Predictor, orienter: object) -> None:
@@ -119,17 +119,30 @@ class DocumentAwarePredictor:
     def predict_images(self, images: Sequence[Image.Image]) -> list[Estimate]:
         """Base estimates, with documents re-decided by their text windows."""
         from rotbgr_core.docorient import calibrated_confidence, orient_page
+        from rotbgr_core.learned import LearnedPredictor, decide
 
-        estimates = self.base.predict_images(images)
+        skews: list[SkewEstimate | None] = [None] * len(images)
+        if isinstance(self.base, LearnedPredictor):
+            # Reuse the learned model's own page skew and line direction: no second measurement.
+            raws = self.base.measure(images)
+            estimates = [decide(raw, self.base.calibration) for raw in raws]
+            for index, raw in enumerate(raws):
+                if raw.skew_angle is not None and raw.lines_vertical is not None:
+                    skews[index] = SkewEstimate(raw.skew_angle, raw.skew_strength, 0.0, "fourier",
+                                                bool(raw.lines_vertical))
+        else:
+            estimates = self.base.predict_images(images)
         results = []
-        for image, estimate in zip(images, estimates, strict=True):
+        for image, estimate, skew in zip(images, estimates, skews, strict=True):
             if estimate.kind == "document":
-                page = orient_page(np.asarray(image.convert("L")), self.orienter)
-                if page.windows >= MIN_DOCUMENT_WINDOWS:
+                page = orient_page(np.asarray(image.convert("L")), self.orienter, skew)
+                confidence = calibrated_confidence(page, self.orienter.calibration)
+                # Each verdict carries its own calibrated confidence: keep the surer one.
+                if page.windows >= MIN_DOCUMENT_WINDOWS and confidence > estimate.confidence:
                     estimate = Estimate(
                         angle=page.angle,
                         mirrored=page.mirrored,
-                        confidence=round(calibrated_confidence(page, self.orienter.calibration), 6),
+                        confidence=round(confidence, 6),
                         kind="document",
                     )
             results.append(estimate)

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageOps
 from rotbgr_core.geometry import angle_difference, inscribed_size, make_rotated
 from rotbgr_core.learned import LearnedPredictor, roll_quarters, text_patch_centres
 from rotbgr_core.learned_net import NUM_CLASSES, RotNet
-from rotbgr_core.predictor import DEFAULT_WEIGHTS, load_predictor
+from rotbgr_core.predictor import DEFAULT_WEIGHTS, DOCUMENT_WEIGHTS, DocumentAwarePredictor, load_predictor
 
 UPRIGHT = Path(__file__).resolve().parents[1] / "resources" / "upright"
 #: Of the 8 turned copies of the text page, how many get the mirror flag right (at least): unmirrored, mirrored.
@@ -20,9 +20,11 @@ MIRROR_RIGHT_OF_8 = {False: 8, True: 7}
 
 
 @pytest.fixture(scope="module")
-def predictor() -> LearnedPredictor:
+def predictor() -> DocumentAwarePredictor:
+    """The shipped predictor: the learned model, with pages decided by the text-window network."""
     loaded = load_predictor(device="cpu")
-    assert isinstance(loaded, LearnedPredictor)
+    assert isinstance(loaded, DocumentAwarePredictor)
+    assert isinstance(loaded.base, LearnedPredictor)
     return loaded
 
 
@@ -46,14 +48,14 @@ def photo_input(upright: Image.Image, angle: float, mirrored: bool) -> Image.Ima
     return rotated
 
 
-def test_weights_are_shipped_small_and_load(predictor: LearnedPredictor) -> None:
-    assert DEFAULT_WEIGHTS.exists()
-    assert DEFAULT_WEIGHTS.stat().st_size <= 10 * 1024 * 1024
+def test_weights_are_shipped_small_and_load(predictor: DocumentAwarePredictor) -> None:
+    assert DEFAULT_WEIGHTS.exists() and DOCUMENT_WEIGHTS.exists()
+    assert DEFAULT_WEIGHTS.stat().st_size + DOCUMENT_WEIGHTS.stat().st_size <= 10 * 1024 * 1024
     assert predictor.device == "cpu"
-    assert predictor.name == "rotbgr-learned"
+    assert predictor.name == "rotbgr-learned+docorient"
 
 
-def test_empty_in_empty_out(predictor: LearnedPredictor) -> None:
+def test_empty_in_empty_out(predictor: DocumentAwarePredictor) -> None:
     assert predictor.predict_images([]) == []
 
 
@@ -81,7 +83,9 @@ def test_text_patches_land_on_text(page: Image.Image) -> None:
 
 
 @pytest.mark.parametrize("mirrored", [False, True])
-def test_text_page_every_quarter_turn_and_skew(predictor: LearnedPredictor, page: Image.Image, mirrored: bool) -> None:
+def test_text_page_every_quarter_turn_and_skew(
+    predictor: DocumentAwarePredictor, page: Image.Image, mirrored: bool
+) -> None:
     angles = [0.0, 90.0, 180.0, -90.0, 1.7, 91.3, -178.8, -92.4]
     inputs = [make_rotated(page, angle, mirrored, fill=(255, 255, 255)) for angle in angles]
     estimates = predictor.predict_images(inputs)
@@ -92,7 +96,7 @@ def test_text_page_every_quarter_turn_and_skew(predictor: LearnedPredictor, page
     assert sum(mirror_right) >= MIRROR_RIGHT_OF_8[mirrored], mirror_right
 
 
-def test_page_on_a_dark_scanner_bed_with_a_frame(predictor: LearnedPredictor, page: Image.Image) -> None:
+def test_page_on_a_dark_scanner_bed_with_a_frame(predictor: DocumentAwarePredictor, page: Image.Image) -> None:
     framed = ImageOps.expand(page, border=12, fill=(0, 0, 0))
     draw = ImageDraw.Draw(framed)
     draw.text((40, 20), "SCANNED COPY 2024", fill=(120, 120, 120))
@@ -103,7 +107,7 @@ def test_page_on_a_dark_scanner_bed_with_a_frame(predictor: LearnedPredictor, pa
         assert not estimate.mirrored
 
 
-def test_photos_quarter_turns(predictor: LearnedPredictor) -> None:
+def test_photos_quarter_turns(predictor: DocumentAwarePredictor) -> None:
     cases = []
     for name in ("astronaut", "chelsea", "rocket"):
         upright = Image.open(UPRIGHT / f"{name}.jpg").convert("RGB")
@@ -114,7 +118,7 @@ def test_photos_quarter_turns(predictor: LearnedPredictor) -> None:
     assert sum(coarse) >= 10, coarse
 
 
-def test_confidence_range_and_determinism(predictor: LearnedPredictor, page: Image.Image) -> None:
+def test_confidence_range_and_determinism(predictor: DocumentAwarePredictor, page: Image.Image) -> None:
     photo = Image.open(UPRIGHT / "chelsea.jpg").convert("RGB")
     inputs = [make_rotated(page, 33.0, True, fill=(255, 255, 255)), photo_input(photo, -121.0, False), photo]
     first = predictor.predict_images(inputs)
@@ -130,7 +134,7 @@ def test_confidence_range_and_determinism(predictor: LearnedPredictor, page: Ima
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_cuda_matches_cpu(predictor: LearnedPredictor, page: Image.Image) -> None:
+def test_cuda_matches_cpu(predictor: DocumentAwarePredictor, page: Image.Image) -> None:
     cuda = load_predictor(device="cuda")
     inputs = [make_rotated(page, angle, False, fill=(255, 255, 255)) for angle in (0.0, 91.0, -179.0)]
     for cpu_est, cuda_est in zip(predictor.predict_images(inputs), cuda.predict_images(inputs), strict=True):
