@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rotbgr train docorient")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="stop after this many steps (with --minutes large: a reproducible schedule)")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--per-page", type=int, default=24)
     parser.add_argument("--limit-pages", type=int, default=None)
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
     deadline = time.monotonic() + args.minutes * 60
     best, step, history = -1.0, 0, []
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and (args.steps is None or step < args.steps):
         pick = rng.integers(0, len(pool), args.batch)
         turns = rng.integers(0, 4, args.batch)
         mirrors = rng.random(args.batch) < 0.5
@@ -159,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         batch = np.stack([orient_patch(w, int(t), bool(m)) for w, t, m in zip(windows, turns, mirrors, strict=True)])
         labels = torch.tensor([class_of(int(t), bool(m)) for t, m in zip(turns, mirrors, strict=True)])
         # Cosine decay over the time budget.
-        progress = 1.0 - max(0.0, deadline - time.monotonic()) / (args.minutes * 60)
+        progress = (step / args.steps if args.steps
+                    else 1.0 - max(0.0, deadline - time.monotonic()) / (args.minutes * 60))
         for group in optimiser.param_groups:
             group["lr"] = args.lr * 0.5 * (1 + np.cos(np.pi * min(1.0, progress)))
         logits = net(normalise_patches(batch))
@@ -171,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         if step % 100 == 0:
             accuracy = page_accuracy(net, val_pages, seed=1)
             window_acc = float((logits.argmax(1) == labels).float().mean())
-            history.append({"step": step, "loss": float(loss), "window_acc": window_acc, "page_acc": accuracy})
+            history.append({"step": step, "loss": float(loss.detach()), "window_acc": window_acc, "page_acc": accuracy})
             LOG.info("step %d loss %.3f window acc %.3f val page acc %.4f", step, float(loss), window_acc, accuracy)
             if accuracy >= best:
                 best = accuracy
