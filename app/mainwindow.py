@@ -648,6 +648,13 @@ class MainWindow(QMainWindow):
         if done < total and now - self._last_progress < 0.25:
             return  # a progress bar repaints at once: a few times a second is enough
         self._last_progress = now
+        # QProgressBar.setValue repaints synchronously: do it on its own turn of the event loop, not
+        # inside the slot that has just applied a batch of results, so the two costs never add up.
+        QTimer.singleShot(0, lambda: self._show_progress(done, total))
+
+    def _show_progress(self, done: int, total: int) -> None:
+        if not self.inference.running:
+            return  # the run ended (or was cancelled) meanwhile: the bar is already idle
         self.progress_bar.show()
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(done)
