@@ -13,7 +13,10 @@ import io
 import json
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from rotbgr_core.predictor import Predictor
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -112,24 +115,25 @@ def _printable(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _load(args: argparse.Namespace) -> object:
-    from rotbgr_core.predictor import load_predictor
+def _load(args: argparse.Namespace) -> Predictor | None:
+    """The predictor the options ask for, or ``None`` after printing why it cannot be had."""
+    from rotbgr_core.predictor import DeviceError, load_predictor
 
-    return load_predictor(args.weights, args.device)
+    try:
+        return load_predictor(args.weights, args.device)
+    except (DeviceError, FileNotFoundError) as exc:
+        _err(f"rotbgr: error: {exc}")
+        return None
 
 
 def run_predict(args: argparse.Namespace) -> int:
     """``rotbgr predict``: one line per item on stdout, in input order."""
     from rotbgr_core.pipeline import iter_predictions
-    from rotbgr_core.predictor import DeviceError, Predictor
     from rotbgr_core.progress import StderrProgress
 
-    try:
-        predictor = _load(args)
-    except (DeviceError, FileNotFoundError) as exc:
-        _err(f"rotbgr: error: {exc}")
+    predictor = _load(args)
+    if predictor is None:
         return EXIT_USAGE
-    assert isinstance(predictor, Predictor)
     out = _stdout()
     failed = 0
     writer = csv.writer(out) if args.format == "csv" else None
@@ -159,15 +163,11 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_fix(args: argparse.Namespace) -> int:
     """``rotbgr fix``: corrected copies plus ``report.jsonl``."""
     from rotbgr_core.export import FixOptions, fix_inputs
-    from rotbgr_core.predictor import DeviceError, Predictor
     from rotbgr_core.progress import StderrProgress
 
-    try:
-        predictor = _load(args)
-    except (DeviceError, FileNotFoundError) as exc:
-        _err(f"rotbgr: error: {exc}")
+    predictor = _load(args)
+    if predictor is None:
         return EXIT_USAGE
-    assert isinstance(predictor, Predictor)
     options = FixOptions(
         output_dir=args.output,
         crop=args.crop,

@@ -23,6 +23,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from rotbgr_core.geometry import rotate_array_expanded
 from rotbgr_core.skew import SkewEstimate, ink_mask
 
 #: Side of a window, in pixels, after scale normalisation.
@@ -241,20 +242,8 @@ def deskew(gray: U8, angle: float) -> U8:
 
     The new corners take the page's border colour (its median edge value).
     """
-    if abs(angle) < 1e-3:
-        return gray
-    height, width = gray.shape
-    theta = math.radians(angle)
-    cos_t, sin_t = abs(math.cos(theta)), abs(math.sin(theta))
-    out_w, out_h = math.ceil(width * cos_t + height * sin_t), math.ceil(width * sin_t + height * cos_t)
-    matrix = cv2.getRotationMatrix2D(((width - 1) / 2.0, (height - 1) / 2.0), angle, 1.0)
-    matrix[0, 2] += (out_w - width) / 2.0
-    matrix[1, 2] += (out_h - height) / 2.0
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    fill = float(np.median(border))
-    turned = cv2.warpAffine(gray, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
-    return np.asarray(turned, dtype=np.uint8)
+    return rotate_array_expanded(gray, angle, float(np.median(border)))
 
 
 def orient_page(gray: U8, orienter: DocOrienter, skew: SkewEstimate | None = None) -> PageOrientation:

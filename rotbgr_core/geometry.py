@@ -186,6 +186,28 @@ def rotated_canvas(width: int, height: int, angle: float, crop: CropMode) -> tup
     )
 
 
+def rotate_array_expanded(image: NDArray[np.uint8], angle: float, fill: float) -> NDArray[np.uint8]:
+    """Turn an 8-bit array counter-clockwise by ``angle`` degrees on a canvas that holds it all.
+
+    Bilinear, for analysis (skew, text windows), not for output pixels; the new
+    corners take ``fill``.
+    """
+    if abs(angle) < 0.01:
+        return image
+    height, width = image.shape[:2]
+    theta = math.radians(angle)
+    cos_t, sin_t = abs(math.cos(theta)), abs(math.sin(theta))
+    new_w = int(math.ceil(width * cos_t + height * sin_t))
+    new_h = int(math.ceil(width * sin_t + height * cos_t))
+    matrix = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle, 1.0)
+    matrix[0, 2] += new_w / 2.0 - width / 2.0
+    matrix[1, 2] += new_h / 2.0 - height / 2.0
+    out = cv2.warpAffine(
+        image, matrix, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill
+    )
+    return np.asarray(out, dtype=np.uint8)
+
+
 def _rotate_residual(image: Image.Image, residual: float, crop: CropMode) -> Image.Image:
     """Rotate by a residual angle with bicubic resampling straight into the crop's canvas.
 

@@ -33,7 +33,7 @@ import torch
 from numpy.typing import NDArray
 from PIL import Image
 
-from rotbgr_core.geometry import inscribed_size, normalize_angle
+from rotbgr_core.geometry import inscribed_size, normalize_angle, rotate_array_expanded
 from rotbgr_core.learned_net import NUM_CLASSES, RotNet
 from rotbgr_core.skew import edge_orientation, estimate_skew, ink_mask
 from rotbgr_core.types import Estimate
@@ -108,20 +108,7 @@ def rotate_inscribed(image: U8Array, angle: float) -> U8Array:
 
 def rotate_expand(image: U8Array, angle: float, fill: int) -> U8Array:
     """Turn counter-clockwise by ``angle`` degrees on a canvas that holds it all."""
-    if abs(angle) < 0.01:
-        return image
-    height, width = image.shape[:2]
-    theta = math.radians(angle)
-    cos_t, sin_t = abs(math.cos(theta)), abs(math.sin(theta))
-    new_w = int(math.ceil(width * cos_t + height * sin_t))
-    new_h = int(math.ceil(width * sin_t + height * cos_t))
-    matrix = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle, 1.0)
-    matrix[0, 2] += new_w / 2.0 - width / 2.0
-    matrix[1, 2] += new_h / 2.0 - height / 2.0
-    out = cv2.warpAffine(
-        image, matrix, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill
-    )
-    return np.asarray(out, dtype=np.uint8)
+    return rotate_array_expanded(image, angle, fill)
 
 
 def text_patch_centres(gray: U8Array, patch: int, count: int) -> list[tuple[int, int]]:
