@@ -492,25 +492,24 @@ class Session:
         if not self._undo:
             return set()
         command = self._undo.pop()
-        for key, snap in command.before.items():
-            if key in self._index:
-                self.get(key).restore(snap)
         self._redo.append(command)
-        keys = set(command.before)
-        self._changed(keys)
-        return keys
+        return self._restore(command.before)
 
     def redo(self) -> set[str]:
         """Redo the last undone edit; returns the keys it touched."""
         if not self._redo:
             return set()
         command = self._redo.pop()
-        for key, snap in command.after.items():
-            if key in self._index:
-                self.get(key).restore(snap)
         command.tag = None  # a redone step never merges with what follows
         self._undo.append(command)
-        keys = set(command.after)
+        return self._restore(command.after)
+
+    def _restore(self, snapshots: dict[str, Snapshot]) -> set[str]:
+        """Put items back to ``snapshots`` (of an undo step) and announce the change."""
+        for key, snap in snapshots.items():
+            if key in self._index:
+                self.get(key).restore(snap)
+        keys = set(snapshots)
         self._changed(keys)
         return keys
 
