@@ -169,6 +169,7 @@ class DocOrienter:
     patches: int = 16
     device: str = "cpu"
     calibration: NDArray[np.float64] | None = None
+    fusion: Fusion | None = None
 
     @classmethod
     def load(cls, path: Path, device: str = "cpu") -> DocOrienter:
@@ -180,8 +181,10 @@ class DocOrienter:
         net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
         net.eval().to(device)
         calibration = payload.get("calibration")
+        fusion = payload.get("fusion")
         return cls(net=net, patches=int(payload.get("patches", 16)), device=device,
-                   calibration=None if calibration is None else np.asarray(calibration, dtype=np.float64))
+                   calibration=None if calibration is None else np.asarray(calibration, dtype=np.float64),
+                   fusion=None if fusion is None else Fusion.from_dict(fusion))
 
     def log_probs(self, gray: U8, lines_vertical: bool = False) -> tuple[NDArray[np.float64], int]:
         """Summed 8-class log-probabilities of a deskewed page, and the window count."""
@@ -289,3 +292,87 @@ def calibrated_confidence(page: PageOrientation, weights: NDArray[np.float64] | 
         return 0.0 if page.windows == 0 else 0.5
     z = float(np.dot(weights, confidence_features(page)))
     return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How a page's two verdicts are combined, fitted on held-out training pages.
+
+    The main model's 8-class log-probabilities (relative to the page's skew)
+    and the windows' summed log-probabilities are added, the windows' scaled by
+    ``doc_weight``; ``coef`` is the logistic confidence over
+    :func:`fusion_features`.
+    """
+
+    doc_weight: float
+    windows: int
+    coef: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for the weights file."""
+        return {"doc_weight": self.doc_weight, "windows": self.windows, "coef": list(self.coef)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Fusion:
+        """Rebuild from :meth:`to_dict`."""
+        coef = data["coef"]
+        assert isinstance(coef, list)
+        return cls(float(str(data["doc_weight"])), int(str(data["windows"])), tuple(float(v) for v in coef))
+
+
+def page_windows(gray: U8, skew_angle: float, lines_vertical: bool, count: int) -> U8:
+    """The scale-normalised windows of a page deskewed by ``skew_angle`` (most ink-dense first)."""
+    return _windows(deskew(gray, skew_angle), count, lines_vertical)[0]
+
+
+def score_windows(orienter: DocOrienter, windows: U8) -> NDArray[np.float64]:
+    """Per-window 8-class log-probabilities, ``len(windows) x 8``."""
+    if len(windows) == 0:
+        return np.zeros((0, NUM_CLASSES))
+    with torch.inference_mode():
+        logits = orienter.net(normalise_patches(windows).to(orienter.device))
+        return torch.log_softmax(logits.float(), dim=1).cpu().numpy().astype(np.float64)
+
+
+def _log_normalise(scores: NDArray[np.float64]) -> NDArray[np.float64]:
+    shifted = scores - scores.max()
+    return np.asarray(shifted - math.log(float(np.exp(shifted).sum())), dtype=np.float64)
+
+
+def fused_scores(base_log_probs: NDArray[np.float64], window_scores: NDArray[np.float64],
+                 doc_weight: float) -> NDArray[np.float64]:
+    """Normalised 8-class log-probabilities of the two verdicts together."""
+    total = np.asarray(base_log_probs, dtype=np.float64) + doc_weight * window_scores.sum(axis=0)
+    return _log_normalise(total)
+
+
+def fusion_features(base_log_probs: NDArray[np.float64], window_scores: NDArray[np.float64],
+                    doc_weight: float, skew_strength: float) -> NDArray[np.float64]:
+    """Inputs of the fused confidence (with a constant term)."""
+    fused = fused_scores(base_log_probs, window_scores, doc_weight)
+    order = np.sort(fused)[::-1]
+    probs = np.exp(fused)
+    turns = probs.reshape(4, 2).sum(axis=1)
+    turn_order = np.sort(turns)[::-1]
+    k = int(np.argmax(turns))
+    mirror_share = float(probs[2 * k + 1] / max(float(turns[k]), 1e-12))
+    windows = len(window_scores)
+    agree = windows > 0 and int(np.argmax(window_scores.sum(axis=0))) == int(np.argmax(base_log_probs))
+    return np.array([
+        1.0,
+        min(float(order[0] - order[1]), 30.0) / 10.0,
+        math.log(max(float(turn_order[0]), 1e-12) / max(float(turn_order[1]), 1e-12)) / 10.0,
+        abs(mirror_share - 0.5) * 2.0,
+        math.log1p(windows),
+        float(skew_strength),
+        float(agree),
+    ])
+
+
+def fused_decision(base_log_probs: NDArray[np.float64], window_scores: NDArray[np.float64],
+                   fusion: Fusion, skew_strength: float) -> tuple[int, float]:
+    """The fused class ``2 * k + m`` and its calibrated probability of being fully correct."""
+    fused = fused_scores(base_log_probs, window_scores, fusion.doc_weight)
+    features = fusion_features(base_log_probs, window_scores, fusion.doc_weight, skew_strength)
+    z = float(np.dot(np.asarray(fusion.coef, dtype=np.float64), features))
+    return int(np.argmax(fused)), 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))

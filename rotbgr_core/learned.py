@@ -263,6 +263,7 @@ class Calibration:
     updown_weight: float = 2.0
     margin_weight: float = 0.0
     photo_mirror_view: bool = True
+    photo_rotation_views: bool = False
     coef: list[float] = field(default_factory=list)
     intercept: float = 0.0
 
@@ -408,6 +409,7 @@ class LearnedPredictor:
         self.device = device
         self.patches = calibration.patches if patches is None else patches
         self.mirror_view = calibration.photo_mirror_view
+        self.rotation_views = calibration.photo_rotation_views
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> LearnedPredictor:
@@ -463,6 +465,15 @@ class LearnedPredictor:
             RawResult(edge[0], edge[1], float(doc[i]), log_probs[i], float(residual[i])) for i, edge in enumerate(edges)
         ]
         photos = [i for i, raw in enumerate(results) if raw.doc_prob < self.calibration.doc_threshold]
+        if photos and self.rotation_views:
+            # The same view turned by 90, 180 and 270 degrees: each answer, mapped back, is averaged in.
+            for turns in (1, 2, 3):
+                turned, _, _ = self._run([np.ascontiguousarray(np.rot90(views[i], turns, axes=(1, 2)))
+                                          for i in photos])
+                for row, index in enumerate(photos):
+                    results[index].log_probs = results[index].log_probs + roll_quarters(turned[row], -turns)
+            for index in photos:
+                results[index].log_probs = results[index].log_probs / 4.0
         if photos and self.mirror_view:
             flipped, _, _ = self._run([np.ascontiguousarray(views[i][:, :, ::-1]) for i in photos])
             # A mirrored view's class (k, m) is the original's (-k mod 4, 1 - m).

@@ -98,12 +98,14 @@ class ClassicalPredictor:
 
 
 class DocumentAwarePredictor:
-    """A predictor whose text pages are decided from scale-normalised text windows.
+    """A predictor whose text pages are decided from scale-normalised text windows too.
 
     The base predictor says what each image is; for documents, the windows'
-    network (:mod:`rotbgr_core.docorient`) reads the text itself, and its
-    answer replaces the base's when the page has enough text and the windows'
-    calibrated confidence is the higher of the two.
+    network (:mod:`rotbgr_core.docorient`) reads the text itself.  With a
+    fitted :class:`rotbgr_core.docorient.Fusion` in its weights, both verdicts'
+    log-probabilities are added and a logistic model gives the confidence;
+    without one, the windows' answer replaces the base's when the page has
+    enough text and its calibrated confidence is the higher.
     """
 
     def __init__(self, base: Predictor, orienter: object) -> None:
@@ -117,7 +119,43 @@ class DocumentAwarePredictor:
         self.device = base.device
 
     def predict_images(self, images: Sequence[Image.Image]) -> list[Estimate]:
-        """Base estimates, with documents re-decided by their text windows."""
+        """Base estimates, with documents re-decided with their text windows."""
+        from rotbgr_core.learned import LearnedPredictor
+
+        if isinstance(self.base, LearnedPredictor) and self.orienter.fusion is not None:
+            return self._fused(images, self.base)
+        return self._replaced(images)
+
+    def _fused(self, images: Sequence[Image.Image], base: object) -> list[Estimate]:
+        """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
+        from rotbgr_core.docorient import correction_of, fused_decision, page_windows, score_windows
+        from rotbgr_core.geometry import normalize_angle
+        from rotbgr_core.learned import LearnedPredictor, combine_log_probs, decide
+
+        assert isinstance(base, LearnedPredictor)
+        fusion = self.orienter.fusion
+        assert fusion is not None
+        results = []
+        for image, raw in zip(images, base.measure(images), strict=True):
+            estimate = decide(raw, base.calibration)
+            if estimate.kind == "document" and raw.skew_angle is not None and raw.lines_vertical is not None:
+                windows = page_windows(np.asarray(image.convert("L")), raw.skew_angle, raw.lines_vertical,
+                                       fusion.windows)
+                base_scores = combine_log_probs(raw, base.calibration).astype(np.float64)
+                index, confidence = fused_decision(base_scores, score_windows(self.orienter, windows), fusion,
+                                                   raw.skew_strength)
+                turn, mirrored = correction_of(index)
+                estimate = Estimate(
+                    angle=normalize_angle(raw.skew_angle + turn),
+                    mirrored=mirrored,
+                    confidence=round(confidence, 6),
+                    kind="document",
+                )
+            results.append(estimate)
+        return results
+
+    def _replaced(self, images: Sequence[Image.Image]) -> list[Estimate]:
+        """The surer of the two verdicts (no fitted fusion)."""
         from rotbgr_core.docorient import calibrated_confidence, orient_page
         from rotbgr_core.learned import LearnedPredictor, decide
 

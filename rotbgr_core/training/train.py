@@ -252,16 +252,30 @@ def fit_logistic(
 
 def calibrate(predictor: LearnedPredictor, items: list[tuple]) -> Calibration:
     """Choose thresholds and fit the confidence on measured calibration items."""
-    raws: list[RawResult] = []
     batch = 16
     predictor.patches = 8
     predictor.mirror_view = True
-    for start in range(0, len(items), batch):
-        raws.extend(predictor.measure([item[0] for item in items[start : start + batch]]))
+
+    def measure_all(rotation_views: bool) -> list[RawResult]:
+        predictor.rotation_views = rotation_views
+        measured: list[RawResult] = []
+        for start in range(0, len(items), batch):
+            measured.extend(predictor.measure([item[0] for item in items[start : start + batch]]))
+        return measured
+
     cal = Calibration(**{**predictor.calibration.to_dict(), "coef": [], "intercept": 0.0})
     truth = [(item[1], item[2], item[3]) for item in items]
     photo_idx = [i for i, t in enumerate(truth) if not t[2]]
     doc_idx = [i for i, t in enumerate(truth) if t[2]]
+    # Photos: keep the turned views (test-time averaging over quarter turns) only if they score better.
+    candidates = {flag: measure_all(flag) for flag in (False, True)}
+    cal.photo_rotation_views = max(
+        (False, True),
+        key=lambda flag: float(np.mean([_correct(decide(candidates[flag][i], cal), truth[i][0], truth[i][1])
+                                        for i in photo_idx])) if photo_idx else 0.0,
+    )
+    raws = candidates[cal.photo_rotation_views]
+    _log(f"photo rotation views: {cal.photo_rotation_views}")
 
     def score(indices: list[int], c: Calibration) -> float:
         return (

@@ -131,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool-cache", type=Path, default=None)
     parser.add_argument("--init", type=Path, default=None, help="continue from these weights")
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--real-pool", type=Path, default=None,
+                        help="windows cut by the inference path (training.docorient_pool), mixed in")
+    parser.add_argument("--real-share", type=float, default=0.5, help="share of each batch from --real-pool")
+    parser.add_argument("--val-pool", type=Path, default=None,
+                        help="validation pages from training.docorient_pool --val (instead of the clean ones)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     torch.manual_seed(args.seed)
@@ -145,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         pool, val_pages = build_pool(args.seed, args.per_page, args.limit_pages)
         pool_cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(pool_cache, pool=pool, **{f"val_{i:05d}": v for i, v in enumerate(val_pages)})
+    real = np.load(args.real_pool)["pool"] if args.real_pool else np.zeros((0, PATCH, PATCH), np.uint8)
+    if args.val_pool is not None:
+        data = np.load(args.val_pool, allow_pickle=False)
+        val_pages = [data[k] for k in sorted(data.files) if k.startswith("val_")]
+    LOG.info("%d clean-pool windows, %d inference-path windows, %d validation pages", len(pool), len(real),
+             len(val_pages))
     net = DocOrientNet(args.width)
     if args.init is not None:
         payload = torch.load(args.init, map_location="cpu", weights_only=True)
@@ -154,10 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.monotonic() + args.minutes * 60
     best, step, history = -1.0, 0, []
     while time.monotonic() < deadline and (args.steps is None or step < args.steps):
-        pick = rng.integers(0, len(pool), args.batch)
+        from_real = int(round(args.batch * args.real_share)) if len(real) else 0
+        drawn = [pool[rng.integers(0, len(pool), args.batch - from_real)]]
+        if from_real:
+            drawn.append(real[rng.integers(0, len(real), from_real)])
         turns = rng.integers(0, 4, args.batch)
         mirrors = rng.random(args.batch) < 0.5
-        windows = _augment(pool[pick], rng)
+        windows = _augment(np.concatenate(drawn), rng)
         batch = np.stack([orient_patch(w, int(t), bool(m)) for w, t, m in zip(windows, turns, mirrors, strict=True)])
         labels = torch.tensor([class_of(int(t), bool(m)) for t, m in zip(turns, mirrors, strict=True)])
         # Cosine decay over the time budget.

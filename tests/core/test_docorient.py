@@ -73,3 +73,38 @@ def test_network_shapes() -> None:
     with torch.inference_mode():
         logits = net(normalise_patches(np.zeros((3, PATCH, PATCH), np.uint8)))
     assert logits.shape == (3, 8)
+
+
+def test_upright_window_undoes_every_class() -> None:
+    from rotbgr_core.training.docorient_pool import upright_window
+
+    upright = np.random.default_rng(2).integers(0, 256, (PATCH, PATCH), dtype=np.uint8)
+    for turns in range(4):
+        for mirrored in (False, True):
+            assert np.array_equal(upright_window(orient_patch(upright, turns, mirrored), turns, mirrored), upright)
+
+
+def test_true_class_is_relative_to_the_measured_skew() -> None:
+    from rotbgr_core.training.calibrate_fusion import true_class
+
+    assert true_class(93.0, False, 3.2) == class_of(1, False)
+    assert true_class(-178.0, True, 1.5) == class_of(2, True)
+    assert true_class(-90.0, False, 0.0) == class_of(3, False)
+    assert true_class(40.0, False, 0.0) is None  # the skew itself is wrong: no class is right
+
+
+def test_fusion_adds_both_verdicts_and_round_trips() -> None:
+    from rotbgr_core.docorient import Fusion, fused_decision, fused_scores
+
+    base = np.log(np.full(8, 0.02))
+    base[class_of(0, False)] = np.log(0.86)
+    windows = np.log(np.full((12, 8), 0.05))
+    windows[:, class_of(2, True)] = np.log(0.65)
+    fused = fused_scores(base, windows, 0.5)
+    assert abs(float(np.exp(fused).sum()) - 1.0) < 1e-9
+    assert int(np.argmax(fused)) == class_of(2, True)  # twelve agreeing windows outweigh one view
+    assert int(np.argmax(fused_scores(base, windows[:0], 0.5))) == class_of(0, False)  # no windows: the base
+    fusion = Fusion(doc_weight=0.5, windows=32, coef=(0.1, 2.0, 1.0, 0.5, 0.2, 0.3, 0.4))
+    assert Fusion.from_dict(fusion.to_dict()) == fusion
+    index, confidence = fused_decision(base, windows, fusion, skew_strength=0.8)
+    assert index == class_of(2, True) and 0.0 < confidence < 1.0

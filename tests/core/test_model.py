@@ -140,3 +140,53 @@ def test_cuda_matches_cpu(predictor: DocumentAwarePredictor, page: Image.Image) 
     for cpu_est, cuda_est in zip(predictor.predict_images(inputs), cuda.predict_images(inputs), strict=True):
         assert angle_difference(cpu_est.angle, cuda_est.angle) < 0.05
         assert cpu_est.mirrored == cuda_est.mirrored
+
+
+def _with_overlays(upright: Image.Image, document: bool) -> Image.Image:
+    """The upright image with what real inputs carry beside their content: a watermark, a logo, a caption, a frame."""
+    from PIL import ImageFont
+
+    marked = upright.convert("RGBA")
+    layer = Image.new("RGBA", marked.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    width, height = marked.size
+    if document:
+        # A pale grey diagonal watermark across the page.
+        stamp = Image.new("RGBA", (width, height // 6), (0, 0, 0, 0))
+        ImageDraw.Draw(stamp).text((10, 0), "CONFIDENTIAL", fill=(128, 128, 128, 60),
+                                   font=ImageFont.load_default(size=height // 9))
+        stamp = stamp.rotate(35, expand=True)
+        layer.alpha_composite(stamp.crop((0, 0, min(width, stamp.width), min(height, stamp.height))))
+    # A logo in a corner and a caption strip along the bottom.
+    side = max(24, min(width, height) // 10)
+    draw.ellipse((width - 2 * side, side // 2, width - side, int(1.5 * side)), fill=(30, 90, 200, 255))
+    draw.text((width - 1.8 * side, 0.8 * side), "RB", fill=(255, 255, 255, 255),
+              font=ImageFont.load_default(size=side // 2))
+    draw.rectangle((0, height - side // 2, width, height), fill=(20, 20, 20, 160))
+    draw.text((8, height - side // 2 + 2), "(c) 2026 archive", fill=(255, 255, 255, 255),
+              font=ImageFont.load_default(size=max(10, side // 3)))
+    marked.alpha_composite(layer)
+    return ImageOps.expand(marked.convert("RGB"), border=6, fill=(90, 60, 30))
+
+
+def test_watermarks_logos_captions_and_frames_change_no_answer(
+    predictor: DocumentAwarePredictor, page: Image.Image
+) -> None:
+    """Background elements must not move the answer: the same input with and without them agrees."""
+    cases = [(page, 0.0, False), (page, 91.4, False), (page, -177.2, True), (page, -88.0, True)]
+    chelsea = Image.open(UPRIGHT / "chelsea.jpg").convert("RGB")
+    cases += [(chelsea, 0.0, False), (chelsea, 90.0, False)]
+    plain, marked = [], []
+    for upright, angle, mirrored in cases:
+        document = upright is page
+        build = (lambda image, a, m: make_rotated(image, a, m, fill=(255, 255, 255))) if document else photo_input
+        plain.append(build(upright, angle, mirrored))
+        marked.append(build(_with_overlays(upright, document), angle, mirrored))
+    for (upright, angle, mirrored), clean, overlaid in zip(
+        cases, predictor.predict_images(plain), predictor.predict_images(marked), strict=True
+    ):
+        # Pages are straightened to a tenth of a degree; photos' fine angle counts as right within 2 degrees.
+        tolerance = 0.5 if upright is page else 2.0
+        assert angle_difference(clean.angle, angle) < tolerance and clean.mirrored == mirrored, (angle, clean)
+        assert angle_difference(overlaid.angle, clean.angle) < tolerance, (angle, clean, overlaid)
+        assert overlaid.mirrored == clean.mirrored, (angle, clean, overlaid)

@@ -1,0 +1,202 @@
+"""Fit how a page's two verdicts are fused (``docorient.Fusion``), on held-out TRAIN-split pages.
+
+    python -m rotbgr_core.training.calibrate_fusion harvest --out CACHE/model/fusion_calib.pkl --seed 11
+    python -m rotbgr_core.training.calibrate_fusion fit --harvest CACHE/model/fusion_calib.pkl \
+        --weights rotbgr_core/weights/docorient.pt
+
+``harvest`` makes rotated documents and realistic scans (the dev-set makers and
+pose mixture, saved and decoded as real files are) from the pages of the
+calibration groups (``synth.is_calibration``): the main model never trained on
+them and the window trainers skip them.  For each it stores what inference
+measures: the main model's raw result, its 8-class log-probabilities and the
+page's text windows (so that any window network can be scored again without
+re-running the main model).  ``harvest --folder DIR`` does the same for a
+labelled folder (``truth.jsonl``), for analysis only: never fit on a dev set.
+
+``fit`` scores the windows with the given network, picks the window weight
+with the most fully correct pages, fits the logistic confidence
+(``docorient.fusion_features``) and stores both in the weights file.
+``score`` prints how a weights file does on a harvest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rotbgr_core.docorient import (
+    DocOrienter,
+    Fusion,
+    fused_decision,
+    fused_scores,
+    fusion_features,
+    page_windows,
+    score_windows,
+)
+from rotbgr_core.imageio import load_for_prediction
+from rotbgr_core.learned import LearnedPredictor, combine_log_probs, decide
+from rotbgr_core.predictor import DEFAULT_WEIGHTS
+from rotbgr_core.training.calibrate_docorient import fit_logistic
+from rotbgr_core.training.devset import _save, make_document, make_scan, sample_pose
+from rotbgr_core.training.sources import DEFAULT_CACHE, read_index
+from rotbgr_core.training.synth import is_calibration
+
+LOG = logging.getLogger("rotbgr.calibrate.fusion")
+#: Windows stored per page in a harvest (the fusion may use fewer).
+HARVEST_WINDOWS = 48
+DOC_WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+
+
+def true_class(angle: float, mirrored: bool, skew_angle: float) -> int | None:
+    """The class ``2 * k + m`` that is right for a page measured at ``skew_angle``; ``None`` if none is."""
+    turns = round((angle - skew_angle) / 90.0)
+    if abs(angle - skew_angle - 90.0 * turns) >= 2.0:
+        return None
+    return 2 * (turns % 4) + int(mirrored)
+
+
+def _record(model: LearnedPredictor, path: Path, angle: float, mirrored: bool) -> dict[str, Any]:
+    image = load_for_prediction(str(path))
+    raw = model.measure([image])[0]
+    estimate = decide(raw, model.calibration)
+    record: dict[str, Any] = {"angle": angle, "mirrored": mirrored, "kind": estimate.kind,
+                              "base": (estimate.angle, estimate.mirrored, estimate.confidence),
+                              "skew_angle": raw.skew_angle, "skew_strength": raw.skew_strength,
+                              "base_scores": combine_log_probs(raw, model.calibration).astype(np.float64),
+                              "windows": np.zeros((0, 64, 64), np.uint8)}
+    if estimate.kind == "document" and raw.skew_angle is not None and raw.lines_vertical is not None:
+        record["windows"] = page_windows(np.asarray(image.convert("L")), raw.skew_angle, raw.lines_vertical,
+                                         HARVEST_WINDOWS)
+    return record
+
+
+def harvest_calibration(count: int, seed: int) -> list[dict[str, Any]]:
+    """Records for ``count`` synthetic inputs made from calibration-group pages."""
+    rng = np.random.default_rng(seed)
+    pages = sorted((r for r in read_index(DEFAULT_CACHE) if r["kind"] == "document" and r["split"] == "train"
+                    and is_calibration(r["source_id"])), key=lambda r: r["source_id"])
+    LOG.info("%d calibration pages", len(pages))
+    model = LearnedPredictor.load(DEFAULT_WEIGHTS)
+    records = []
+    with tempfile.TemporaryDirectory() as work:
+        for index in range(count):
+            row = pages[index % len(pages)] if index < len(pages) else pages[int(rng.integers(len(pages)))]
+            angle, mirrored = sample_pose(rng)
+            if index % 2 == 0:
+                path = _save(make_document(row["path"], angle, mirrored, rng), Path(work) / "page", "png")
+            else:
+                image, fmt = make_scan(row["path"], angle, mirrored, rng)
+                path = _save(image, Path(work) / "page", fmt)
+            records.append(_record(model, path, angle, mirrored) | {"set": "documents" if index % 2 == 0 else "scans"})
+            path.unlink()
+            if index % 100 == 0:
+                LOG.info("harvest %d/%d", index, count)
+    return records
+
+
+def harvest_folder(folder: Path) -> list[dict[str, Any]]:
+    """Records for a labelled folder (analysis only)."""
+    model = LearnedPredictor.load(DEFAULT_WEIGHTS)
+    records = []
+    for line in (folder / "truth.jsonl").read_text().splitlines():
+        truth = json.loads(line)
+        record = _record(model, folder / truth["path"], float(truth["angle"]), bool(truth["mirrored"]))
+        records.append(record | {"set": folder.name, "path": truth["path"]})
+    return records
+
+
+def _window_scores(orienter: DocOrienter, records: list[dict[str, Any]], windows: int) -> list[np.ndarray]:
+    return [score_windows(orienter, r["windows"][:windows]) for r in records]
+
+
+def evaluate(records: list[dict[str, Any]], scores: list[np.ndarray], fusion: Fusion) -> dict[str, float]:
+    """Fully-correct share of document pages, and of those at confidence >= 0.8."""
+    right, sure, sure_right, base_right, n = 0, 0, 0, 0, 0
+    for record, window_scores in zip(records, scores, strict=True):
+        if record["kind"] != "document" or record["skew_angle"] is None:
+            continue
+        n += 1
+        truth = true_class(record["angle"], record["mirrored"], record["skew_angle"])
+        index, confidence = fused_decision(record["base_scores"], window_scores, fusion, record["skew_strength"])
+        ok = index == truth
+        right += ok
+        base_right += int(np.argmax(record["base_scores"])) == truth
+        if confidence >= 0.8:
+            sure += 1
+            sure_right += ok
+    return {"pages": n, "fully_correct": right / max(1, n), "base_alone": base_right / max(1, n),
+            "at_0_8_share": sure / max(1, n), "at_0_8_correct": sure_right / max(1, sure)}
+
+
+def fit(records: list[dict[str, Any]], orienter: DocOrienter, windows: int) -> Fusion:
+    """Pick the window weight, then fit the logistic confidence."""
+    pages = [r for r in records if r["kind"] == "document" and r["skew_angle"] is not None]
+    scores = _window_scores(orienter, pages, windows)
+    truths = [true_class(r["angle"], r["mirrored"], r["skew_angle"]) for r in pages]
+    best_weight, best_right = DOC_WEIGHTS[0], -1
+    for weight in DOC_WEIGHTS:
+        right = sum(int(np.argmax(fused_scores(r["base_scores"], s, weight))) == t
+                    for r, s, t in zip(pages, scores, truths, strict=True))
+        LOG.info("window weight %.2f: %d/%d fully correct", weight, right, len(pages))
+        if right > best_right:
+            best_weight, best_right = weight, right
+    features, labels = [], []
+    for record, window_scores, truth in zip(pages, scores, truths, strict=True):
+        fused = fused_scores(record["base_scores"], window_scores, best_weight)
+        features.append(fusion_features(record["base_scores"], window_scores, best_weight, record["skew_strength"]))
+        labels.append(float(int(np.argmax(fused)) == truth))
+    coef = fit_logistic(np.array(features), np.array(labels))
+    return Fusion(doc_weight=best_weight, windows=windows, coef=tuple(float(v) for v in coef))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``harvest``, ``fit`` or ``score``."""
+    parser = argparse.ArgumentParser(prog="rotbgr train calibrate-fusion")
+    sub = parser.add_subparsers(dest="command", required=True)
+    harvest = sub.add_parser("harvest")
+    harvest.add_argument("--out", type=Path, required=True)
+    harvest.add_argument("--count", type=int, default=700)
+    harvest.add_argument("--seed", type=int, default=11)
+    harvest.add_argument("--folder", type=Path, default=None, help="a labelled folder instead (analysis only)")
+    for name in ("fit", "score"):
+        command = sub.add_parser(name)
+        command.add_argument("--harvest", type=Path, required=True)
+        command.add_argument("--weights", type=Path, required=True)
+        command.add_argument("--windows", type=int, default=32)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.command == "harvest":
+        records = harvest_folder(args.folder) if args.folder else harvest_calibration(args.count, args.seed)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(pickle.dumps(records))
+        LOG.info("saved %d records to %s", len(records), args.out)
+        return 0
+    records = pickle.loads(args.harvest.read_bytes())
+    orienter = DocOrienter.load(args.weights)
+    if args.command == "fit":
+        fusion = fit(records, orienter, args.windows)
+        payload = torch.load(args.weights, map_location="cpu", weights_only=True)
+        payload["fusion"] = fusion.to_dict()
+        torch.save(payload, args.weights)
+        LOG.info("fusion %s", json.dumps(fusion.to_dict()))
+    fusion = orienter.fusion if args.command == "score" and orienter.fusion else None
+    if fusion is None:
+        fusion = DocOrienter.load(args.weights).fusion
+    assert fusion is not None, "the weights file has no fitted fusion"
+    for name in sorted({r["set"] for r in records}):
+        subset = [r for r in records if r["set"] == name]
+        result = evaluate(subset, _window_scores(orienter, subset, fusion.windows), fusion)
+        LOG.info("%s: %s", name, json.dumps({k: round(v, 4) for k, v in result.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
