@@ -467,11 +467,12 @@ class LearnedPredictor:
         photos = [i for i, raw in enumerate(results) if raw.doc_prob < self.calibration.doc_threshold]
         if photos and self.rotation_views:
             # The same view turned by 90, 180 and 270 degrees: each answer, mapped back, is averaged in.
-            for turns in (1, 2, 3):
-                turned, _, _ = self._run([np.ascontiguousarray(np.rot90(views[i], turns, axes=(1, 2)))
-                                          for i in photos])
+            turned, _, _ = self._run([np.ascontiguousarray(np.rot90(views[i], turns, axes=(1, 2)))
+                                      for turns in (1, 2, 3) for i in photos])
+            for block, turns in enumerate((1, 2, 3)):
                 for row, index in enumerate(photos):
-                    results[index].log_probs = results[index].log_probs + roll_quarters(turned[row], -turns)
+                    lp = turned[block * len(photos) + row]
+                    results[index].log_probs = results[index].log_probs + roll_quarters(lp, -turns)
             for index in photos:
                 results[index].log_probs = results[index].log_probs / 4.0
         if photos and self.mirror_view:

@@ -70,6 +70,7 @@ def _record(model: LearnedPredictor, path: Path, angle: float, mirrored: bool) -
     record: dict[str, Any] = {"angle": angle, "mirrored": mirrored, "kind": estimate.kind,
                               "base": (estimate.angle, estimate.mirrored, estimate.confidence),
                               "skew_angle": raw.skew_angle, "skew_strength": raw.skew_strength,
+                              "lines_vertical": raw.lines_vertical,
                               "base_scores": combine_log_probs(raw, model.calibration).astype(np.float64),
                               "windows": np.zeros((0, 64, 64), np.uint8)}
     if estimate.kind == "document" and raw.skew_angle is not None and raw.lines_vertical is not None:

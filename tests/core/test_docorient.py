@@ -108,3 +108,20 @@ def test_fusion_adds_both_verdicts_and_round_trips() -> None:
     assert Fusion.from_dict(fusion.to_dict()) == fusion
     index, confidence = fused_decision(base, windows, fusion, skew_strength=0.8)
     assert index == class_of(2, True) and 0.0 < confidence < 1.0
+
+
+def test_sparse_pages_are_scaled_by_their_glyphs() -> None:
+    from rotbgr_core.docorient import text_pitch
+
+    # A form: single lines of 24 px text, 260 px apart.  The profile's period is the gap, not the text's size.
+    page = Image.new("L", (900, 1100), 250)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=15)
+    for y in range(60, 1000, 260):
+        draw.text((50, y), "Name of the applicant and the date of the request", fill=15, font=font)
+    mask, _ = ink_mask(np.asarray(page))
+    assert line_pitch(mask) > 150
+    assert 12 <= text_pitch(mask) <= 40
+    # Ordinary running text keeps its measured pitch.
+    dense, _ = ink_mask(_page(24))
+    assert abs(text_pitch(dense) - 24) <= 1.5

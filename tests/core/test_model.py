@@ -190,3 +190,17 @@ def test_watermarks_logos_captions_and_frames_change_no_answer(
         assert angle_difference(clean.angle, angle) < tolerance and clean.mirrored == mirrored, (angle, clean)
         assert angle_difference(overlaid.angle, clean.angle) < tolerance, (angle, clean, overlaid)
         assert overlaid.mirrored == clean.mirrored, (angle, clean, overlaid)
+
+
+def test_photo_answers_turn_with_the_photo(predictor: DocumentAwarePredictor) -> None:
+    """With the turned views averaged in, a photo's four quarter turns get one answer, turned."""
+    assert isinstance(predictor.base, LearnedPredictor)
+    if not predictor.base.rotation_views:
+        pytest.skip("the shipped calibration does not average turned views")
+    for name in ("chelsea", "rocket"):
+        upright = Image.open(UPRIGHT / f"{name}.jpg").convert("RGB")
+        upright = upright.crop((0, 0, upright.width // 4 * 4, upright.height // 4 * 4))
+        estimates = predictor.predict_images([make_rotated(upright, 90.0 * k, False) for k in range(4)])
+        for k, estimate in enumerate(estimates):
+            assert angle_difference(estimate.angle - 90.0 * k, estimates[0].angle) < 2.0, (name, k, estimates)
+            assert estimate.mirrored == estimates[0].mirrored
