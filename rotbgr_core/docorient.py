@@ -122,9 +122,13 @@ def page_patches(gray: U8, count: int = 16, lines_vertical: bool = False) -> U8:
     return _windows(gray, count, lines_vertical)[0]
 
 
-def _windows(gray: U8, count: int, lines_vertical: bool) -> tuple[U8, float]:
-    """:func:`page_patches`, and the page's share of ink pixels."""
-    mask, fraction = ink_mask(gray)
+def _windows(gray: U8, count: int, lines_vertical: bool,
+             mask: NDArray[np.bool_] | None = None) -> tuple[U8, float]:
+    """:func:`page_patches`, and the page's share of ink pixels (``mask``: its ink, if known)."""
+    if mask is None:
+        mask, fraction = ink_mask(gray)
+    else:
+        fraction = float(mask.mean())
     if mask.sum() < 100:
         return np.zeros((0, PATCH, PATCH), dtype=np.uint8), fraction
     pitch = text_pitch(mask, lines_vertical)
@@ -351,6 +355,11 @@ class Fusion:
 def page_windows(gray: U8, skew_angle: float, lines_vertical: bool, count: int) -> U8:
     """The scale-normalised windows of a page deskewed by ``skew_angle`` (most ink-dense first)."""
     return _windows(deskew(gray, skew_angle), count, lines_vertical)[0]
+
+
+def deskewed_windows(page: U8, ink: NDArray[np.bool_], lines_vertical: bool, count: int) -> U8:
+    """:func:`page_windows` of a page already deskewed, with its ink mask."""
+    return _windows(page, count, lines_vertical, ink)[0]
 
 
 def score_windows(orienter: DocOrienter, windows: U8) -> NDArray[np.float64]:

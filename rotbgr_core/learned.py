@@ -295,6 +295,8 @@ class RawResult:
     margin: float | None = None
     patch_log_probs: FloatArray | None = None  # one row per patch, most text-like first
     mirror_log_probs: FloatArray | None = None  # the mirrored global view's, mapped back (photos)
+    deskewed: U8Array | None = None  # pages: the grey page turned by the skew (reused by the text windows)
+    deskewed_ink: NDArray[np.bool_] | None = None  # pages: its ink mask
 
 
 def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
@@ -496,6 +498,7 @@ class LearnedPredictor:
             fill = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
             page = rotate_expand(gray, skew.angle, fill)
             mask, _ = ink_mask(page)
+            raw.deskewed, raw.deskewed_ink = page, mask
             if mask.sum() >= 200:
                 raw.direction = line_direction(mask)
                 raw.lines_vertical = raw.direction < 0

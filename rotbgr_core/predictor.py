@@ -128,7 +128,13 @@ class DocumentAwarePredictor:
 
     def _fused(self, images: Sequence[Image.Image], base: object) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
-        from rotbgr_core.docorient import correction_of, fused_decision, page_windows, score_windows
+        from rotbgr_core.docorient import (
+            correction_of,
+            deskewed_windows,
+            fused_decision,
+            page_windows,
+            score_windows,
+        )
         from rotbgr_core.geometry import normalize_angle
         from rotbgr_core.learned import LearnedPredictor, combine_log_probs, decide
 
@@ -139,8 +145,11 @@ class DocumentAwarePredictor:
         for image, raw in zip(images, base.measure(images), strict=True):
             estimate = decide(raw, base.calibration)
             if estimate.kind == "document" and raw.skew_angle is not None and raw.lines_vertical is not None:
-                windows = page_windows(np.asarray(image.convert("L")), raw.skew_angle, raw.lines_vertical,
-                                       fusion.windows)
+                if raw.deskewed is not None and raw.deskewed_ink is not None:
+                    windows = deskewed_windows(raw.deskewed, raw.deskewed_ink, raw.lines_vertical, fusion.windows)
+                else:
+                    windows = page_windows(np.asarray(image.convert("L")), raw.skew_angle, raw.lines_vertical,
+                                           fusion.windows)
                 base_scores = combine_log_probs(raw, base.calibration).astype(np.float64)
                 index, confidence = fused_decision(base_scores, score_windows(self.orienter, windows), fusion,
                                                    raw.skew_strength)

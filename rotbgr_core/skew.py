@@ -143,8 +143,10 @@ def _half_spectrum(mask: NDArray[np.bool_]) -> tuple[NDArray[np.float32], int]:
     size = 1 << math.ceil(math.log2(max(mask.shape)))
     padded = np.zeros((size, size), dtype=np.float32)
     padded[: mask.shape[0], : mask.shape[1]] = mask
-    spectrum = np.fft.rfft2(padded, axes=(1, 0))  # rows: ky >= 0, columns: kx
-    return np.log1p(np.abs(spectrum)).astype(np.float32), size
+    # OpenCV's DFT is about twice as fast as numpy's here; rows 0..size/2 are ky >= 0, columns kx.
+    spectrum = cv2.dft(padded, flags=cv2.DFT_COMPLEX_OUTPUT)[: size // 2 + 1]
+    magnitude = cv2.magnitude(spectrum[:, :, 0], spectrum[:, :, 1])
+    return np.log1p(magnitude).astype(np.float32), size
 
 
 def _ray_scores(magnitude: NDArray[np.float32], size: int, tilts: NDArray[np.float64]) -> NDArray[np.float64]:
