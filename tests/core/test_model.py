@@ -206,3 +206,18 @@ def test_turned_views_make_photo_scores_turn_with_the_photo() -> None:
             continue  # the fine angle folded differently: the views are not exact turns of each other
         expected = np.exp(roll_quarters(reference.log_probs, -turns))
         assert np.abs(np.exp(turned.log_probs) - expected).max() < 0.02, (turns, turned.log_probs, expected)
+
+
+def test_pages_without_a_fitted_fusion_keep_the_surer_answer(
+    predictor: DocumentAwarePredictor, page: Image.Image
+) -> None:
+    """Weights files without a fusion (older ones) still decide pages, by the surer of the two answers."""
+    import dataclasses
+
+    from rotbgr_core.docorient import DocOrienter
+
+    assert isinstance(predictor.orienter, DocOrienter) and predictor.orienter.fusion is not None
+    older = DocumentAwarePredictor(predictor.base, dataclasses.replace(predictor.orienter, fusion=None))
+    for angle in (-2.5, 178.0):
+        estimate = older.predict_images([make_rotated(page, angle, False, fill=(255, 255, 255))])[0]
+        assert angle_difference(estimate.angle, angle) < 0.3 and not estimate.mirrored
