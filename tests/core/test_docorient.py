@@ -125,3 +125,25 @@ def test_sparse_pages_are_scaled_by_their_glyphs() -> None:
     # Ordinary running text keeps its measured pitch.
     dense, _ = ink_mask(_page(24))
     assert abs(text_pitch(dense) - 24) <= 1.5
+
+
+def test_fusion_fit_learns_the_window_weight_and_a_confidence() -> None:
+    from rotbgr_core.docorient import DocOrienter, score_windows
+    from rotbgr_core.training.calibrate_fusion import evaluate, fit
+
+    torch.manual_seed(0)
+    orienter = DocOrienter(net=DocOrientNet().eval())
+    rng = np.random.default_rng(3)
+    records = []
+    for index in range(40):
+        base = np.log(np.full(8, 0.05))
+        base[index % 8] = np.log(0.65)  # the main model: right on every page
+        records.append({"kind": "document", "angle": 90.0 * ((index % 8) // 2) + 1.0, "mirrored": bool(index % 2),
+                        "skew_angle": 1.0, "skew_strength": 0.8, "base_scores": base, "set": "documents",
+                        "windows": rng.integers(0, 256, (6, PATCH, PATCH), dtype=np.uint8)})
+    fusion = fit(records, orienter, windows=4)
+    assert fusion.windows == 4 and len(fusion.coef) == 7
+    result = evaluate(records, [score_windows(orienter, r["windows"][:4]) for r in records], fusion)
+    # An untrained window network must not override a right main model: the smallest weight wins.
+    assert fusion.doc_weight == 0.25
+    assert result["fully_correct"] >= 0.9 and result["pages"] == 40
