@@ -32,6 +32,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+#: ``rotbgr train STAGE``: the text-window network's steps (see rotbgr_core/training/README.md).
+TRAIN_STAGES = {
+    "docorient-pool": "rotbgr_core.training.docorient_pool",
+    "docorient": "rotbgr_core.training.train_docorient",
+    "calibrate-docorient": "rotbgr_core.training.calibrate_docorient",
+    "calibrate-fusion": "rotbgr_core.training.calibrate_fusion",
+}
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -186,7 +194,12 @@ def run_fix(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rotbgr`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in ("train", "eval"):
+        # Their own parsers take every option (argparse's REMAINDER would refuse a leading --help).
+        args = argparse.Namespace(command=words[0], args=words[1:])
+    else:
+        args = parser.parse_args(words)
     if args.command == "predict":
         return run_predict(args)
     if args.command == "fix":
@@ -200,9 +213,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return serve(args.host, args.port, args.weights, args.device)
     if args.command == "train":
-        from rotbgr_core.training.train import main as train_main
+        import importlib
 
-        return int(train_main(args.args) or 0)
+        # `rotbgr train STAGE ...` runs one of the page pipeline's steps; anything else is the main model's trainer.
+        stage = args.args[0] if args.args else ""
+        module = TRAIN_STAGES.get(stage, "rotbgr_core.training.train")
+        rest = args.args[1:] if stage in TRAIN_STAGES else args.args
+        return int(importlib.import_module(module).main(rest) or 0)
     if args.command == "eval":
         from rotbgr_core.training.evaluate import main as eval_main
 
