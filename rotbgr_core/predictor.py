@@ -24,6 +24,10 @@ DOCUMENT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "docorient.pt"
 #: A page needs at least this many text windows for the window verdict to replace the main model's.
 MIN_DOCUMENT_WINDOWS = 4
 CLASSICAL = "classical"
+#: A "photo" at least this likely to be a document is also read as a page ...
+RESCUE_DOC_PROB = 0.25
+#: ... and answered as one when the fused page verdict is at least this sure.
+RESCUE_CONFIDENCE = 0.9
 
 
 class DeviceError(ValueError):
@@ -117,6 +121,8 @@ class DocumentAwarePredictor:
         self.orienter = orienter
         self.name = f"{base.name}+docorient"
         self.device = base.device
+        #: Read doubtful photos (document probability >= RESCUE_DOC_PROB) as pages when their text is clear.
+        self.rescue_photo_pages = True
 
     def predict_images(self, images: Sequence[Image.Image]) -> list[Estimate]:
         """Base estimates, with documents re-decided with their text windows."""
@@ -160,8 +166,34 @@ class DocumentAwarePredictor:
                     confidence=round(confidence, 6),
                     kind="document",
                 )
+            elif self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
+                estimate = self._as_page(image, raw, base, fusion) or estimate
             results.append(estimate)
         return results
+
+    def _as_page(self, image: Image.Image, raw: object, base: object, fusion: object) -> Estimate | None:
+        """A doubtful "photo" read as a page: its answer if its text windows are sure of it, else ``None``."""
+        from rotbgr_core.docorient import Fusion, correction_of, fused_decision, page_windows, score_windows
+        from rotbgr_core.geometry import normalize_angle
+        from rotbgr_core.learned import LearnedPredictor, RawResult, combine_log_probs, roll_quarters
+
+        assert isinstance(raw, RawResult) and isinstance(base, LearnedPredictor) and isinstance(fusion, Fusion)
+        gray = np.asarray(image.convert("L"))
+        skew = estimate_skew(gray)
+        if skew.method != "fourier":
+            return None
+        windows = page_windows(gray, skew.angle, skew.lines_vertical, fusion.windows)
+        if len(windows) < MIN_DOCUMENT_WINDOWS:
+            return None
+        # The model's classes are relative to the photo's edge angle: move them to the page's skew.
+        shift = round((skew.angle - raw.edge_angle) / 90.0)
+        base_scores = roll_quarters(combine_log_probs(raw, base.calibration), shift).astype(np.float64)
+        index, confidence = fused_decision(base_scores, score_windows(self.orienter, windows), fusion, skew.strength)
+        if confidence < RESCUE_CONFIDENCE:
+            return None
+        turn, mirrored = correction_of(index)
+        return Estimate(angle=normalize_angle(skew.angle + turn), mirrored=mirrored,
+                        confidence=round(confidence, 6), kind="document")
 
     def _replaced(self, images: Sequence[Image.Image]) -> list[Estimate]:
         """The surer of the two verdicts (no fitted fusion)."""

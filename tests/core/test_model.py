@@ -221,3 +221,23 @@ def test_pages_without_a_fitted_fusion_keep_the_surer_answer(
     for angle in (-2.5, 178.0):
         estimate = older.predict_images([make_rotated(page, angle, False, fill=(255, 255, 255))])[0]
         assert angle_difference(estimate.angle, angle) < 0.3 and not estimate.mirrored
+
+
+def test_a_page_the_model_doubts_is_still_read_by_its_text(
+    predictor: DocumentAwarePredictor, page: Image.Image
+) -> None:
+    """A loud coloured watermark makes the model call a sideways page a photo; its text windows still read it."""
+    from PIL import ImageFont
+
+    marked = page.convert("RGBA")
+    stamp = Image.new("RGBA", (page.width, page.height // 6), (0, 0, 0, 0))
+    ImageDraw.Draw(stamp).text((10, 0), "CONFIDENTIAL", fill=(200, 60, 60, 70),
+                               font=ImageFont.load_default(size=page.height // 9))
+    stamp = stamp.rotate(35, expand=True)
+    marked.alpha_composite(stamp.crop((0, 0, min(page.width, stamp.width), min(page.height, stamp.height))))
+    inputs = [make_rotated(marked.convert("RGB"), angle, False, fill=(255, 255, 255)) for angle in (91.4, -88.0)]
+    raws = predictor.base.measure(inputs) if isinstance(predictor.base, LearnedPredictor) else []
+    assert any(raw.doc_prob < predictor.base.calibration.doc_threshold for raw in raws)  # the model doubts
+    for angle, estimate in zip((91.4, -88.0), predictor.predict_images(inputs), strict=True):
+        assert estimate.kind == "document" and not estimate.mirrored, estimate
+        assert angle_difference(estimate.angle, angle) < 0.3, (angle, estimate)
