@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -146,7 +147,9 @@ def _exif_with_orientation(orientation: int) -> Image.Exif:
     return exif
 
 
+@functools.lru_cache(maxsize=1)
 def _icc() -> bytes:
+    """One sRGB profile for the whole run: a new one carries a new creation time, so two would differ."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
