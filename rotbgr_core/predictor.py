@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from rotbgr_core.skew import SkewEstimate, estimate_skew
 from rotbgr_core.types import Estimate
+
+if TYPE_CHECKING:  # torch-backed modules, imported only where a model is built
+    from rotbgr_core.docorient import Fusion
+    from rotbgr_core.learned import LearnedPredictor, RawResult
 
 #: The weights shipped inside the package.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "rotbgr.pt"
@@ -132,19 +137,11 @@ class DocumentAwarePredictor:
             return self._fused(images, self.base)
         return self._replaced(images)
 
-    def _fused(self, images: Sequence[Image.Image], base: object) -> list[Estimate]:
+    def _fused(self, images: Sequence[Image.Image], base: LearnedPredictor) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
-        from rotbgr_core.docorient import (
-            correction_of,
-            deskewed_windows,
-            fused_decision,
-            page_windows,
-            score_windows,
-        )
-        from rotbgr_core.geometry import normalize_angle
-        from rotbgr_core.learned import LearnedPredictor, combine_log_probs, decide
+        from rotbgr_core.docorient import deskewed_windows, page_windows
+        from rotbgr_core.learned import combine_log_probs, decide
 
-        assert isinstance(base, LearnedPredictor)
         fusion = self.orienter.fusion
         assert fusion is not None
         results = []
@@ -157,27 +154,28 @@ class DocumentAwarePredictor:
                     windows = page_windows(np.asarray(image.convert("L")), raw.skew_angle, raw.lines_vertical,
                                            fusion.windows)
                 base_scores = combine_log_probs(raw, base.calibration).astype(np.float64)
-                index, confidence = fused_decision(base_scores, score_windows(self.orienter, windows), fusion,
-                                                   raw.skew_strength)
-                turn, mirrored = correction_of(index)
-                estimate = Estimate(
-                    angle=normalize_angle(raw.skew_angle + turn),
-                    mirrored=mirrored,
-                    confidence=round(confidence, 6),
-                    kind="document",
-                )
+                estimate = self._page_verdict(raw.skew_angle, base_scores, windows, raw.skew_strength, fusion)
             elif self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
                 estimate = self._as_page(image, raw, base, fusion) or estimate
             results.append(estimate)
         return results
 
-    def _as_page(self, image: Image.Image, raw: object, base: object, fusion: object) -> Estimate | None:
-        """A doubtful "photo" read as a page: its answer if its text windows are sure of it, else ``None``."""
-        from rotbgr_core.docorient import Fusion, correction_of, fused_decision, page_windows, score_windows
+    def _page_verdict(self, skew_angle: float, base_scores: NDArray[np.float64], windows: NDArray[np.uint8],
+                      skew_strength: float, fusion: Fusion) -> Estimate:
+        """The fused answer for a page deskewed by ``skew_angle``."""
+        from rotbgr_core.docorient import correction_of, fused_decision, score_windows
         from rotbgr_core.geometry import normalize_angle
-        from rotbgr_core.learned import LearnedPredictor, RawResult, combine_log_probs, roll_quarters
 
-        assert isinstance(raw, RawResult) and isinstance(base, LearnedPredictor) and isinstance(fusion, Fusion)
+        index, confidence = fused_decision(base_scores, score_windows(self.orienter, windows), fusion, skew_strength)
+        turn, mirrored = correction_of(index)
+        return Estimate(angle=normalize_angle(skew_angle + turn), mirrored=mirrored,
+                        confidence=round(confidence, 6), kind="document")
+
+    def _as_page(self, image: Image.Image, raw: RawResult, base: LearnedPredictor, fusion: Fusion) -> Estimate | None:
+        """A doubtful "photo" read as a page: its answer if its text windows are sure of it, else ``None``."""
+        from rotbgr_core.docorient import page_windows
+        from rotbgr_core.learned import combine_log_probs, roll_quarters
+
         gray = np.asarray(image.convert("L"))
         skew = estimate_skew(gray)
         if skew.method != "fourier":
@@ -188,12 +186,8 @@ class DocumentAwarePredictor:
         # The model's classes are relative to the photo's edge angle: move them to the page's skew.
         shift = round((skew.angle - raw.edge_angle) / 90.0)
         base_scores = roll_quarters(combine_log_probs(raw, base.calibration), shift).astype(np.float64)
-        index, confidence = fused_decision(base_scores, score_windows(self.orienter, windows), fusion, skew.strength)
-        if confidence < RESCUE_CONFIDENCE:
-            return None
-        turn, mirrored = correction_of(index)
-        return Estimate(angle=normalize_angle(skew.angle + turn), mirrored=mirrored,
-                        confidence=round(confidence, 6), kind="document")
+        estimate = self._page_verdict(skew.angle, base_scores, windows, skew.strength, fusion)
+        return estimate if estimate.confidence >= RESCUE_CONFIDENCE else None
 
     def _replaced(self, images: Sequence[Image.Image]) -> list[Estimate]:
         """The surer of the two verdicts (no fitted fusion)."""
