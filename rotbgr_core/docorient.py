@@ -226,12 +226,7 @@ class DocOrienter:
     def measure_page(self, gray: U8, lines_vertical: bool = False) -> tuple[NDArray[np.float64], int, float]:
         """:meth:`log_probs`, and the page's share of ink pixels."""
         windows, fraction = _windows(gray, self.patches, lines_vertical)
-        if len(windows) == 0:
-            return np.zeros(NUM_CLASSES), 0, fraction
-        with torch.inference_mode():
-            logits = self.net(normalise_patches(windows).to(self.device))
-            per_window = torch.log_softmax(logits.float(), dim=1).cpu().numpy().astype(np.float64)
-        return per_window.sum(axis=0), len(windows), fraction
+        return score_windows(self, windows).sum(axis=0), len(windows), fraction
 
 
 def orient_patch(patch: U8, quarter_turns: int, mirrored: bool) -> U8:

@@ -139,7 +139,7 @@ class DocumentAwarePredictor:
 
     def _fused(self, images: Sequence[Image.Image], base: LearnedPredictor) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
-        from rotbgr_core.docorient import deskewed_windows, page_windows
+        from rotbgr_core.docorient import deskewed_windows
         from rotbgr_core.learned import combine_log_probs, decide
 
         fusion = self.orienter.fusion
@@ -147,12 +147,10 @@ class DocumentAwarePredictor:
         results = []
         for image, raw in zip(images, base.measure(images), strict=True):
             estimate = decide(raw, base.calibration)
-            if estimate.kind == "document" and raw.skew_angle is not None and raw.lines_vertical is not None:
-                if raw.deskewed is not None and raw.deskewed_ink is not None:
-                    windows = deskewed_windows(raw.deskewed, raw.deskewed_ink, raw.lines_vertical, fusion.windows)
-                else:
-                    windows = page_windows(np.asarray(image.convert("L")), raw.skew_angle, raw.lines_vertical,
-                                           fusion.windows)
+            # measure() deskews every page it calls a document (and keeps the page and its ink for the windows).
+            if (estimate.kind == "document" and raw.skew_angle is not None and raw.lines_vertical is not None
+                    and raw.deskewed is not None and raw.deskewed_ink is not None):
+                windows = deskewed_windows(raw.deskewed, raw.deskewed_ink, raw.lines_vertical, fusion.windows)
                 base_scores = combine_log_probs(raw, base.calibration).astype(np.float64)
                 estimate = self._page_verdict(raw.skew_angle, base_scores, windows, raw.skew_strength, fusion)
             elif self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
