@@ -50,6 +50,7 @@ DEB_PACKAGES = (
     "mate-backgrounds",
     "plasma-workspace-wallpapers",
     "tuxpaint-stamps-default",
+    "gcompris-qt-data",
     "texlive-latex-base-doc",
     "texlive-lang-japanese",
     "texlive-lang-arabic",
@@ -155,6 +156,25 @@ PLASMA_PHOTOS = (
     "summer_1am",
 )
 PLASMA_ILLUSTRATIONS = ("Altai", "Autumn", "FlyingKonqui", "SafeLanding", "PastelHills")
+
+#: GCompris (educational games) packs its pictures in Qt resource bundles; these folders hold real photos:
+#: animals, monuments, musicians, tools, fish, wind and solar farms, everyday objects (GPL, with an "up").
+GCOMPRIS_RCC = "usr/share/gcompris-qt/rcc"
+GCOMPRIS_PREFIX = "gcompris/src/activities/"
+GCOMPRIS_PHOTO_DIRS = (
+    "erase/resource",
+    "explore_world_animals/resource/animals",
+    "explore_farm_animals/resource/animals",
+    "explore_monuments/resource/",
+    "explore_world_music/resource/music",
+    "categorization/resource/images/tools",
+    "categorization/resource/images/renewable",
+    "categorization/resource/images/fishes",
+    "categorization/resource/images/monuments",
+    "categorization/resource/images/others",
+)
+#: Drawn words of the vocabulary game: RGBA cartoon objects, used as cut-outs.
+GCOMPRIS_CUTOUT_DIRS = ("lang/resource/words_sample",)
 
 SKIMAGE_WHEEL_PKG = "scikit-image"
 SKIMAGE_PHOTOS = (
@@ -282,6 +302,61 @@ def fetch_skimage(raw: Path) -> Path:
     return dest
 
 
+def _dhash(path: Path) -> int:
+    """A 64-bit difference hash: near-copies of one picture (re-encoded, rescaled) share most bits."""
+    with Image.open(path) as im:
+        g = np.asarray(im.convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
+    bits = (g[:, 1:] > g[:, :-1]).ravel()
+    return int("".join("1" if b else "0" for b in bits), 2)
+
+
+def extract_gcompris(raw: Path) -> Path:
+    """Unpack GCompris's photo and cut-out pictures from its ``.rcc`` bundles into ``raw/gcompris-images``.
+
+    Near-duplicates (the same photo used by two activities) are kept once, so that no copy of a dev picture can
+    land in the training split.
+    """
+    from rotbgr_core.training.rcc import ResourceFile
+
+    dest = raw / "gcompris-images"
+    if (dest / ".done").exists():
+        return dest
+    base = fetch_deb("gcompris-qt-data", raw)
+    tmp = raw / ".gcompris-images.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    seen: list[int] = []
+    for bundle in sorted((base / GCOMPRIS_RCC).glob("*.rcc")):
+        for name, data in sorted(ResourceFile.open(bundle).files()):
+            rel = name.removeprefix(GCOMPRIS_PREFIX)
+            folder = rel.rsplit("/", 1)[0] + "/"
+            wanted = any(folder.startswith(d.rstrip("/") + "/") for d in GCOMPRIS_PHOTO_DIRS + GCOMPRIS_CUTOUT_DIRS)
+            if not wanted or not rel.lower().endswith((".webp", ".jpg", ".jpeg", ".png")):
+                continue
+            out = tmp / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(data)
+            code = _dhash(out)
+            if any(bin(code ^ other).count("1") <= 6 for other in seen):
+                LOG.info("gcompris: near-duplicate left out: %s", rel)
+                out.unlink()
+                continue
+            seen.append(code)
+    (tmp / ".done").touch()
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
+
+
+def _gcompris_items(raw: Path) -> Iterator[Item]:
+    root = raw / "gcompris-images"
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or p.name.startswith("."):
+            continue
+        rel = p.relative_to(root).as_posix()
+        kind = "cutout" if any(rel.startswith(d + "/") for d in GCOMPRIS_CUTOUT_DIRS) else "photo"
+        yield Item(kind, f"gcompris-qt-data:{GCOMPRIS_PREFIX}{rel}", p)
+
+
 def _plasma_variant(images: Path) -> Path | None:
     """Pick a landscape size variant of a Plasma wallpaper, about 2-4 k wide."""
     cands = []
@@ -334,6 +409,7 @@ def _image_items(raw: Path) -> Iterator[Item]:
         if rel.parts[0] in TUX_SKIP_TOP or p.stem.endswith("_mirror"):
             continue
         yield Item("cutout", f"tuxpaint-stamps-default:{TUX_DIR}/{rel.as_posix()}", p)
+    yield from _gcompris_items(raw)
 
 
 def _opencv_html_items(base: Path) -> Iterator[Item]:
@@ -535,6 +611,7 @@ def fetch(cache: Path = DEFAULT_CACHE, stage: str = "all", workers: int = 2) -> 
     if stage in ("images", "all"):
         for pkg in DEB_PACKAGES[:5]:
             fetch_deb(pkg, raw)
+        extract_gcompris(raw)
         fetch_skimage(raw)
         n = 0
         for item in _image_items(raw):

@@ -128,10 +128,64 @@ def build_pool(cache: Path, out: Path, calibration: bool = False, max_docs: int 
     return pool
 
 
+COMPACT_FORMAT = "rotbgr-pool-compact-1"
+
+
+def _encode(image: np.ndarray, quality: int = 90) -> bytes:
+    """JPEG for grey and RGB arrays, WebP with a lossless alpha channel for RGBA cut-outs (clean edges)."""
+    if image.ndim == 3 and image.shape[2] == 4:
+        buf = io.BytesIO()
+        Image.fromarray(image, "RGBA").save(buf, "WEBP", quality=quality, alpha_quality=100, method=4)
+        return buf.getvalue()
+    code = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, data = cv2.imencode(".jpg", code, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return bytes(data)
+
+
+def _decode(data: bytes, mode: str) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        # WebP drops an all-opaque alpha channel: ask for the mode the pool holds.
+        return np.asarray(image.convert(mode), dtype=np.uint8).copy()
+
+
+def save_compact(pool: Pool, out: Path, max_docs: int | None = None, patches: int = PATCHES_PER_PAGE) -> None:
+    """Write ``pool`` with every array encoded (a few tens of MB instead of GB), to carry it to another machine.
+
+    ``max_docs`` keeps an evenly spread subset of the pages and ``patches`` the first patches of each: the photo
+    part, the scarce one, is always kept whole. JPEG q90 for pictures, q85 for pages (a training view is far
+    smaller than the stored array, and augmentation adds its own JPEG artefacts).
+    """
+    doc_ids = list(range(len(pool.doc_thumbs)))
+    if max_docs is not None and len(doc_ids) > max_docs:
+        doc_ids = [doc_ids[int(i * len(doc_ids) / max_docs)] for i in range(max_docs)]
+    data = {
+        "format": COMPACT_FORMAT,
+        "photos": [_encode(a) for a in pool.photos],
+        "illustrations": [_encode(a) for a in pool.illustrations],
+        "cutouts": [_encode(a) for a in pool.cutouts],
+        "doc_thumbs": [_encode(pool.doc_thumbs[i], 85) for i in doc_ids],
+        "doc_patches": [[_encode(a, 85) for a in pool.doc_patches[i][:patches]] for i in doc_ids],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "wb") as handle:
+        pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(out)
+
+
 def load_pool(path: Path) -> Pool:
-    """Read a pickled pool."""
+    """Read a pickled pool, plain or compact (see :func:`save_compact`)."""
     with open(path, "rb") as handle:
         pool = pickle.load(handle)
+    if isinstance(pool, dict) and pool.get("format") == COMPACT_FORMAT:
+        return Pool(
+            photos=[_decode(b, "RGB") for b in pool["photos"]],
+            illustrations=[_decode(b, "RGB") for b in pool["illustrations"]],
+            cutouts=[_decode(b, "RGBA") for b in pool["cutouts"]],
+            doc_thumbs=[_decode(b, "L") for b in pool["doc_thumbs"]],
+            doc_patches=[[_decode(b, "L") for b in page] for page in pool["doc_patches"]],
+        )
     assert isinstance(pool, Pool)
     return pool
 

@@ -33,7 +33,15 @@ import torch.nn.functional as F
 from rotbgr_core.geometry import angle_difference
 from rotbgr_core.learned import FORMAT, Calibration, LearnedPredictor, RawResult, confidence_features, decide
 from rotbgr_core.learned_net import RotNet
-from rotbgr_core.training.synth import Generator, Pool, build_pool, dev_like_image, load_pool, read_train_index
+from rotbgr_core.training.synth import (
+    Generator,
+    Pool,
+    build_pool,
+    dev_like_image,
+    load_pool,
+    read_train_index,
+    save_compact,
+)
 
 DEFAULT_CACHE = Path(os.environ.get("ROTBGR_CACHE", "/work/cache"))
 FROZEN_BLOCKS = 5
@@ -89,6 +97,46 @@ def make_batch(gen: Generator, photos: int, docs: int) -> tuple[torch.Tensor, ..
     )
 
 
+class BatchStream(torch.utils.data.IterableDataset):  # type: ignore[type-arg]
+    """Endless training batches for a ``DataLoader``: each worker draws from its own seeded generator.
+
+    With several workers the batches come in a different order than from one generator, so a run with workers
+    reproduces the procedure and the seed's statistics, not the bits of a one-process run.
+    """
+
+    def __init__(self, pool: Pool, seed: int, photos: int, docs: int) -> None:
+        """Draw ``photos`` photo-like and ``docs`` document samples per batch from ``pool``."""
+        super().__init__()
+        self.pool, self.seed, self.photos, self.docs = pool, seed, photos, docs
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        """Yield batches forever."""
+        info = torch.utils.data.get_worker_info()
+        worker = info.id if info is not None else 0
+        torch.set_num_threads(1)
+        cv2_threads()
+        gen = Generator(self.pool, self.seed * 1000 + 17 + worker)
+        while True:
+            views, *labels = make_batch(gen, self.photos, self.docs)
+            yield (views.half(), *labels)  # half the bytes through shared memory; widened on the device
+
+
+def cv2_threads() -> None:
+    """One OpenCV thread per data worker (the workers themselves are the parallelism)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def load_net(weights: Path) -> RotNet:
+    """A RotNet with the state of a weights file (``rotbgr-1``) or of a fit checkpoint."""
+    data = torch.load(weights, map_location="cpu", weights_only=False)
+    state = data["state_dict"] if "state_dict" in data else data["net"]
+    net = RotNet()
+    net.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
+    return net
+
+
 def export(net: RotNet, calibration: Calibration, out: Path, meta: dict) -> None:
     """Write the weights file: fp16 state dict, config and calibration."""
     state = {key: (value.half() if value.is_floating_point() else value) for key, value in net.state_dict().items()}
@@ -117,12 +165,20 @@ def fit(
     lr: float = 1.5e-3,
     net: RotNet | None = None,
     tag: str = "fit",
+    device: str = "cpu",
+    workers: int = 0,
 ) -> RotNet:
-    """Fine-tune the network; checkpoints go to ``work/<tag>.ckpt``."""
+    """Fine-tune the network; checkpoints go to ``work/<tag>.ckpt``.
+
+    ``workers`` > 0 generates batches in that many processes (a ``DataLoader``), for a GPU (``device="cuda"``)
+    that one process could not feed. With a time budget (``minutes``) the learning rate follows whichever comes
+    first, the step count or the clock, so a run stopped by the clock has still annealed.
+    """
     torch.set_num_threads(int(os.environ.get("ROTBGR_THREADS", "2")))
     torch.manual_seed(seed)
     if net is None:
         net = imagenet_net()
+    net = net.to(device)
     for name, param in net.named_parameters():
         param.requires_grad = not frozen(name)
     heads = [p for n, p in net.named_parameters() if n.startswith("head_")]
@@ -140,23 +196,35 @@ def fit(
         torch.set_rng_state(state["torch_rng"])
         start = state["step"]
         _log(f"resumed {ckpt} at step {start}")
-    deadline = time.time() + minutes * 60 if minutes > 0 else math.inf
+    began = time.time()
+    deadline = began + minutes * 60 if minutes > 0 else math.inf
     warmup = min(100, steps // 10)
     stats: dict[str, list[float]] = {"loss": [], "photo": [], "doc": []}
     tick = time.time()
     step = start
+    batches = None
+    if workers > 0:
+        if os.environ.get("ROTBGR_SHARING"):
+            torch.multiprocessing.set_sharing_strategy(os.environ["ROTBGR_SHARING"])
+        loader = torch.utils.data.DataLoader(
+            BatchStream(pool, seed + start, photos, docs), batch_size=None, num_workers=workers,
+            prefetch_factor=4, persistent_workers=False, pin_memory=device.startswith("cuda"),
+        )  # fmt: skip
+        batches = iter(loader)
     for step in range(start, steps):
-        if time.time() > deadline:
+        now = time.time()
+        if now > deadline:
             _log(f"time budget reached at step {step}")
             break
-        factor = (
-            (step + 1) / warmup
-            if step < warmup
-            else 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
-        )
+        progress = (step - warmup) / max(1, steps - warmup)
+        if minutes > 0 and workers > 0:
+            progress = max(progress, (now - began) / (deadline - began))
+        factor = (step + 1) / warmup if step < warmup else 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
         for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
             group["lr"] = base * max(factor, 0.02)
-        views, labels, is_doc, residual, wide = make_batch(gen, photos, docs)
+        batch = next(batches) if batches is not None else make_batch(gen, photos, docs)
+        views, labels, is_doc, residual, wide = (t.to(device, non_blocking=True) for t in batch)
+        views = views.float()
         set_train_mode(net)
         out = net(views)
         loss_cls = F.cross_entropy(out.classes, labels, label_smoothing=0.05)
@@ -183,13 +251,13 @@ def fit(
                 f"res {float(loss_res.detach()):.4f} lr {optimizer.param_groups[0]['lr']:.2e} {rate:.2f} steps/s"
             )
             stats = {key: [] for key in stats}
-        if (step + 1) % 50 == 0 or step + 1 == steps:
+        if (step + 1) % (50 if workers == 0 else 500) == 0 or step + 1 == steps:
             save_checkpoint(ckpt, net, optimizer, gen, step + 1)
     else:
         step = steps
     save_checkpoint(ckpt, net, optimizer, gen, step)
     net.eval()
-    return net
+    return net.to("cpu")
 
 
 def save_checkpoint(path: Path, net: RotNet, optimizer: torch.optim.Optimizer, gen: Generator, step: int) -> None:
@@ -488,6 +556,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default=None, help="weights to start from with --from-folder")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--lr", type=float, default=1.5e-3)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="fit: processes that generate batches (for a GPU; 0: in the training process)")
+    parser.add_argument("--photos", type=int, default=24, help="fit: photo-like samples per step")
+    parser.add_argument("--docs", type=int, default=6, help="fit: document samples per step (3 views each)")
+    parser.add_argument("--init", default=None,
+                        help="fit: start from these weights instead of ImageNet; calibrate: calibrate these weights")
+    parser.add_argument("--pool", default=None, help="fit: the training pool (default WORK/pool_fit.pkl)")
+    parser.add_argument("--compact", default=None,
+                        help="pool: also write an encoded copy of the pool here (to carry it to a GPU machine)")
+    parser.add_argument("--compact-docs", type=int, default=None, help="pool: pages kept in the compact copy")
+    parser.add_argument("--compact-patches", type=int, default=3, help="pool: text patches per page kept there")
     parser.add_argument("--rotation-views", choices=["off", "on", "auto"], default="off",
                         help="photos: average the turned views (costs a fifth of the speed; shipped: off)")
     args = parser.parse_args(argv)
@@ -501,18 +580,31 @@ def main(argv: list[str] | None = None) -> int:
             args.lr = 3e-4
         return from_folder(args)
     out = Path(args.out) if args.out else Path(__file__).resolve().parents[1] / "weights" / "rotbgr.pt"
-    fit_pool = work / "pool_fit.pkl"
+    fit_pool = Path(args.pool) if args.pool else work / "pool_fit.pkl"
     if args.stage in ("all", "pool") or not fit_pool.exists():
-        build_pool(cache, fit_pool, calibration=False)
+        pool = build_pool(cache, fit_pool, calibration=False)
+        if args.compact:
+            save_compact(pool, Path(args.compact), args.compact_docs, args.compact_patches)
+            _log(f"wrote {args.compact} ({Path(args.compact).stat().st_size / 1e6:.1f} MB)")
     if args.stage == "pool":
         return 0
-    meta = {"seed": args.seed, "steps": args.steps}
+    meta: dict = {"seed": args.seed, "steps": args.steps}
     ckpt = work / "fit.ckpt"
     if args.stage in ("all", "fit"):
-        net = fit(load_pool(fit_pool), work, args.seed, args.steps, args.minutes, args.resume, lr=args.lr)
+        device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        net = fit(
+            load_pool(fit_pool), work, args.seed, args.steps, args.minutes, args.resume,
+            photos=args.photos, docs=args.docs, lr=args.lr, net=load_net(Path(args.init)) if args.init else None,
+            device=device, workers=args.workers,
+        )  # fmt: skip
         if args.stage == "fit":
             export(net, Calibration(), out, meta)
             return 0
+    elif args.init:
+        # Calibrate weights fitted elsewhere (e.g. on a GPU machine: ``--stage fit --out FILE`` there).
+        net = load_net(Path(args.init))
+        net.eval()
+        meta.update(torch.load(args.init, map_location="cpu", weights_only=False).get("config", {}))
     else:
         net = RotNet()
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
