@@ -257,6 +257,11 @@ class Calibration:
     mirror_threshold_doc: float = 0.5
     mirror_threshold_photo: float = 0.5
     residual_strength: float = 0.15
+    #: Photos: edge evidence weaker than this for a tilt larger than ``level_angle`` is not believed, and the
+    #: photo is left level (most photos are near level; a faint dominant edge far from it is mostly a branch, a
+    #: roof or a shadow). 0 turns the rule off.
+    level_strength: float = 0.0
+    level_angle: float = 45.0
     patch_weight: float = 1.0
     patches: int = 4
     parity_weight: float = 5.0
@@ -366,7 +371,9 @@ def decide(raw: RawResult, cal: Calibration) -> Estimate:
         mirrored = mirror_p > cal.mirror_threshold_doc
     else:
         base = raw.edge_angle
-        if raw.edge_strength < cal.residual_strength:
+        if raw.edge_strength < cal.level_strength and abs(raw.edge_angle) > cal.level_angle:
+            base = 0.0
+        elif raw.edge_strength < cal.residual_strength:
             base += raw.residual * 45.0
         mirrored = mirror_p > cal.mirror_threshold_photo
     angle = normalize_angle(base + 90.0 * k)

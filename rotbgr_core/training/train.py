@@ -364,6 +364,12 @@ def calibrate(predictor: LearnedPredictor, items: list[tuple], rotation_views: s
         key=lambda s: photo_err(Calibration(**{**cal.to_dict(), "residual_strength": s})),
     )
     cal.residual_strength = best
+    # Faint edge evidence for a large tilt: leave the photo level instead (off when it does not help).
+    cal.level_strength, cal.level_angle = min(
+        [(0.0, 45.0)] + [(s, a) for s in (0.05, 0.1, 0.15, 0.2) for a in (5.0, 10.0, 15.0, 20.0)],
+        key=lambda g: photo_err(Calibration(**{**cal.to_dict(), "level_strength": g[0], "level_angle": g[1]})),
+    )
+    _log(f"photo level rule: strength < {cal.level_strength}, tilt > {cal.level_angle}")
     cal.photo_mirror_view = max(
         (False, True), key=lambda v: score(photo_idx, Calibration(**{**cal.to_dict(), "photo_mirror_view": v}))
     )

@@ -1,0 +1,91 @@
+"""Training-data plumbing: Qt resource bundles read without Qt, the compact pool, the photo level rule."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rotbgr_core.learned import Calibration, RawResult, decide
+from rotbgr_core.training.rcc import RccError, ResourceFile
+from rotbgr_core.training.synth import Pool, load_pool, save_compact
+
+RCC = Path(__file__).resolve().parents[1] / "resources" / "rcc"
+PREFIX = "gcompris/src/activities/erase/resource/"
+
+
+def test_resource_bundle_files_come_back_whole() -> None:
+    files = dict(ResourceFile.open(RCC / "sample.rcc").files())
+    assert set(files) == {PREFIX + "red.png", PREFIX + "sub/blue.webp", PREFIX + "notes.txt"}
+    assert files[PREFIX + "notes.txt"] == b"upright " * 200  # stored zlib-compressed
+    with Image.open(io.BytesIO(files[PREFIX + "red.png"])) as red:
+        assert red.size == (8, 6) and red.convert("RGB").getpixel((3, 3)) == (200, 10, 10)
+    with Image.open(io.BytesIO(files[PREFIX + "sub/blue.webp"])) as blue:
+        assert blue.size == (5, 5) and blue.convert("RGB").getpixel((2, 2)) == (10, 10, 200)
+
+
+def test_resource_bundle_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(RccError, match="zstd"):
+        list(ResourceFile.open(RCC / "sample-zstd.rcc").files())
+    not_rcc = tmp_path / "page.png"
+    not_rcc.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    with pytest.raises(RccError, match="qres"):
+        ResourceFile.open(not_rcc)
+
+
+def test_compact_pool_round_trip(tmp_path: Path) -> None:
+    """Every kind comes back in its own mode and size, close to the original; subsets as asked."""
+    rng = np.random.default_rng(0)
+    smooth = np.clip(np.linspace(0, 255, 64 * 48 * 3).reshape(48, 64, 3) + rng.normal(0, 2, (48, 64, 3)), 0, 255)
+    photo = smooth.astype(np.uint8)
+    opaque = np.dstack([photo, np.full((48, 64), 255, np.uint8)])  # WebP drops an all-opaque alpha: must come back
+    cutout = opaque.copy()
+    cutout[:, :20, 3] = 0
+    page = np.full((40, 30), 250, np.uint8)
+    page[10:12, 5:25] = 0
+    pool = Pool([photo], [photo], [cutout, opaque], [page, page, page, page], [[page] * 6] * 4)
+    save_compact(pool, tmp_path / "compact.pkl", max_docs=2, patches=3)
+    back = load_pool(tmp_path / "compact.pkl")
+    assert back.photos[0].shape == (48, 64, 3) and np.abs(back.photos[0].astype(int) - photo).mean() < 4
+    assert [c.shape for c in back.cutouts] == [(48, 64, 4), (48, 64, 4)]
+    assert (back.cutouts[0][:, :20, 3] == 0).all() and (back.cutouts[0][:, 20:, 3] == 255).all()
+    assert (back.cutouts[1][:, :, 3] == 255).all()
+    assert len(back.doc_thumbs) == 2 and [len(p) for p in back.doc_patches] == [3, 3]
+    assert back.doc_thumbs[0].shape == (40, 30) and back.doc_thumbs[0][11, 15] < 60 and back.doc_thumbs[0][30, 15] > 200
+
+
+def _photo_raw(edge_angle: float, strength: float) -> RawResult:
+    log_probs = np.log(np.asarray([0.9, 0.02, 0.02, 0.02, 0.02, 0.0067, 0.0067, 0.0066], dtype=np.float32))
+    return RawResult(edge_angle=edge_angle, edge_strength=strength, doc_prob=0.01, log_probs=log_probs, residual=0.0)
+
+
+@pytest.mark.parametrize(("edge_angle", "strength", "expected"), [
+    (-30.0, 0.05, 0.0),  # faint evidence for a large tilt: left level
+    (-30.0, 0.50, -30.0),  # strong evidence: believed
+    (-4.0, 0.05, -4.0),  # faint evidence for a small tilt: believed
+])
+def test_photo_level_rule(edge_angle: float, strength: float, expected: float) -> None:
+    calibration = Calibration(level_strength=0.1, level_angle=15.0, residual_strength=0.0)
+    assert decide(_photo_raw(edge_angle, strength), calibration).angle == pytest.approx(expected)
+    assert decide(_photo_raw(edge_angle, strength), Calibration(residual_strength=0.0)).angle == pytest.approx(
+        edge_angle)  # off by default: older weights files decide as before
+
+
+def test_gcompris_pictures_are_photos_and_drawn_words_cutouts(tmp_path: Path) -> None:
+    from rotbgr_core.training.sources import RESERVED, _gcompris_items, split_of
+
+    root = tmp_path / "gcompris-images"
+    for rel in ("erase/resource/gorilla.webp", "lang/resource/words_sample/apple.webp"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"")
+    (root / ".done").touch()
+    items = {item.source_id: item.kind for item in _gcompris_items(tmp_path)}
+    assert items == {
+        "gcompris-qt-data:gcompris/src/activities/erase/resource/gorilla.webp": "photo",
+        "gcompris-qt-data:gcompris/src/activities/lang/resource/words_sample/apple.webp": "cutout",
+    }
+    assert not any("gcompris".startswith(reserved) for reserved in RESERVED)
+    assert {split_of(source) for source in items} <= {"train", "dev"}
