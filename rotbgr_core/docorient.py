@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from rotbgr_core.geometry import rotate_array_expanded
+from rotbgr_core.learned_net import fold_batchnorm
 from rotbgr_core.skew import SkewEstimate, ink_mask
 
 #: Side of a window, in pixels, after scale normalisation.
@@ -211,7 +212,7 @@ class DocOrienter:
             raise ValueError(f"{path} is not a RotBGR document-orientation weights file")
         net = DocOrientNet(int(payload["width"]))
         net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
-        net.eval().to(device)
+        fold_batchnorm(net.eval()).to(device)  # prediction only: the trainers build their own networks
         calibration = payload.get("calibration")
         fusion = payload.get("fusion")
         return cls(net=net, patches=int(payload.get("patches", 16)), device=device,

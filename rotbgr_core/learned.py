@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from rotbgr_core.geometry import inscribed_size, normalize_angle, rotate_array_expanded
-from rotbgr_core.learned_net import NUM_CLASSES, RotNet
+from rotbgr_core.learned_net import NUM_CLASSES, RotNet, fold_batchnorm
 from rotbgr_core.skew import edge_orientation, estimate_skew, ink_mask
 from rotbgr_core.types import Estimate
 
@@ -421,8 +421,11 @@ class LearnedPredictor:
         self.rotation_views = calibration.photo_rotation_views
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> LearnedPredictor:
+    def load(cls, path: str | Path, device: str = "cpu", fold: bool = True) -> LearnedPredictor:
         """Load a weights file written by the trainer.
+
+        ``fold`` folds the batch norms into the convolutions (faster prediction, same answers); pass ``False`` to
+        fine-tune or re-save the network.
 
         Raises:
             ValueError: if the file is not a RotBGR weights file.
@@ -435,7 +438,10 @@ class LearnedPredictor:
             key: value.float() if value.is_floating_point() else value for key, value in data["state_dict"].items()
         }
         net.load_state_dict(state)
-        net.eval().to(device)
+        net.eval()
+        if fold:
+            fold_batchnorm(net)
+        net.to(device)
         if device == "cpu":
             torch.set_num_threads(cpu_threads())
         return cls(net, Calibration.from_dict(data.get("calibration", {})), device)

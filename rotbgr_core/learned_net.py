@@ -112,3 +112,33 @@ class RotNet(nn.Module):
             document=self.head_document(feats).squeeze(1),
             residual=self.head_residual(feats).squeeze(1),
         )
+
+
+def fold_batchnorm(module: nn.Module) -> nn.Module:
+    """Fold each batch norm into the convolution before it, for inference (eval mode only).
+
+    The outputs are the same up to rounding; the CPU skips one pass over every feature map (about a fifth of
+    the trunk's layers). A folded network has other parameters (convolution biases, no batch norms), so it is for
+    prediction only: load a fresh one to train or to save weights.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    if module.training:
+        raise ValueError("fold_batchnorm needs a network in eval mode")
+    pairs: list[tuple[nn.Module, str, str]] = []
+    for owner in module.modules():
+        if isinstance(owner, nn.Sequential):
+            names = list(owner._modules)
+            pairs += [(owner, a, b) for a, b in zip(names, names[1:], strict=False)
+                      if isinstance(owner._modules[a], nn.Conv2d) and isinstance(owner._modules[b], nn.BatchNorm2d)]
+        elif isinstance(owner, MBConv):
+            pairs += [(owner, "_expand_conv", "_bn0")] if owner.expand else []
+            pairs += [(owner, "_depthwise_conv", "_bn1"), (owner, "_project_conv", "_bn2")]
+        elif isinstance(owner, RotNet):
+            pairs += [(owner, "_conv_stem", "_bn0"), (owner, "_conv_head", "_bn1")]
+    for owner, conv, norm in pairs:
+        conv_layer, norm_layer = getattr(owner, conv), getattr(owner, norm)
+        assert isinstance(conv_layer, nn.Conv2d) and isinstance(norm_layer, nn.BatchNorm2d)
+        setattr(owner, conv, fuse_conv_bn_eval(conv_layer, norm_layer))
+        setattr(owner, norm, nn.Identity())
+    return module

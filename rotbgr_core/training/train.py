@@ -318,10 +318,13 @@ def fit_logistic(
     return coef, float(intercept)
 
 
-def calibrate(predictor: LearnedPredictor, items: list[tuple], rotation_views: str = "off") -> Calibration:
+def calibrate(
+    predictor: LearnedPredictor, items: list[tuple], rotation_views: str = "off", max_patches: int = 8
+) -> Calibration:
     """Choose thresholds and fit the confidence on measured calibration items.
 
     ``rotation_views``: ``off`` (shipped: a fifth faster), ``on``, or ``auto`` (kept if photos score better).
+    ``max_patches``: the most text patches a page may use (each is one more network view: speed).
     """
     batch = 16
     predictor.patches = 8
@@ -376,6 +379,7 @@ def calibrate(predictor: LearnedPredictor, items: list[tuple], rotation_views: s
     grid = [
         (n, w, pw, uw)
         for n in (0, 2, 4, 6, 8)
+        if n <= max_patches
         for w in ((1.0,) if n == 0 else (0.5, 1.0, 2.0))
         for pw in (0.0, 2.0, 5.0, 20.0)
         for uw in (0.0, 1.0, 2.0, 4.0, 8.0)
@@ -477,7 +481,7 @@ def from_folder(args: argparse.Namespace) -> int:
     torch.set_num_threads(int(os.environ.get("ROTBGR_THREADS", "2")))
     base_path = Path(args.weights) if args.weights else DEFAULT_WEIGHTS
     device = resolve_device(args.device)
-    base = LearnedPredictor.load(base_path, "cpu")
+    base = LearnedPredictor.load(base_path, "cpu", fold=False)  # its network's state seeds the fine-tuning
     rows = _folder_rows(Path(args.from_folder))
     if len(rows) < 10:
         _log("need at least 10 upright images in the folder")
@@ -573,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="pool: also write an encoded copy of the pool here (to carry it to a GPU machine)")
     parser.add_argument("--compact-docs", type=int, default=None, help="pool: pages kept in the compact copy")
     parser.add_argument("--compact-patches", type=int, default=3, help="pool: text patches per page kept there")
+    parser.add_argument("--max-patches", type=int, default=8,
+                        help="calibrate: most text patches per page (each costs one network view)")
     parser.add_argument("--rotation-views", choices=["off", "on", "auto"], default="off",
                         help="photos: average the turned views (costs a fifth of the speed; shipped: off)")
     args = parser.parse_args(argv)
@@ -628,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         items = calibration_set(read_train_index(cache, calibration=True), args.calib_items, args.seed + 1)
         with open(stash, "wb") as handle:
             pickle.dump(items, handle)
-    cal = calibrate(predictor, items, args.rotation_views)
+    cal = calibrate(predictor, items, args.rotation_views, args.max_patches)
     export(net, cal, out, meta)
     return 0
 

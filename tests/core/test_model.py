@@ -254,3 +254,32 @@ def test_a_page_the_model_doubts_is_still_read_by_its_text(
         for angle, estimate in zip(angles, reader.predict_images(inputs), strict=True):
             assert estimate.kind == "document" and not estimate.mirrored, estimate
             assert angle_difference(estimate.angle, angle) < 0.3, (angle, estimate)
+
+
+def test_folded_batch_norms_give_the_same_answers(page: Image.Image) -> None:
+    """Prediction folds batch norms into convolutions: the same numbers as the network as trained."""
+    import copy
+
+    from rotbgr_core.docorient import DocOrientNet
+    from rotbgr_core.learned_net import fold_batchnorm
+
+    folded = LearnedPredictor.load(DEFAULT_WEIGHTS, "cpu")
+    plain = LearnedPredictor.load(DEFAULT_WEIGHTS, "cpu", fold=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.net.modules())
+    photo = Image.open(UPRIGHT / "chelsea.jpg").convert("RGB")
+    inputs = [page, photo, make_rotated(photo, 97.0, True)]
+    for a, b in zip(folded.measure(inputs), plain.measure(inputs), strict=True):
+        assert np.abs(np.exp(a.log_probs) - np.exp(b.log_probs)).max() < 1e-3
+        assert abs(a.doc_prob - b.doc_prob) < 1e-3 and abs(a.residual - b.residual) < 1e-3
+    net = DocOrientNet().eval()
+    torch.manual_seed(0)
+    for module in net.modules():  # non-trivial statistics, as after training
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    windows = torch.rand(4, 1, 64, 64)
+    with torch.inference_mode():
+        expected = net(windows)
+        assert torch.allclose(fold_batchnorm(copy.deepcopy(net))(windows), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorm(DocOrientNet().train())
