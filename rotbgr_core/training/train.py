@@ -167,12 +167,15 @@ def fit(
     tag: str = "fit",
     device: str = "cpu",
     workers: int = 0,
+    frozen_statistics: bool = False,
 ) -> RotNet:
     """Fine-tune the network; checkpoints go to ``work/<tag>.ckpt``.
 
     ``workers`` > 0 generates batches in that many processes (a ``DataLoader``), for a GPU (``device="cuda"``)
     that one process could not feed. With a time budget (``minutes``) the learning rate follows whichever comes
     first, the step count or the clock, so a run stopped by the clock has still annealed.
+    ``frozen_statistics`` keeps every batch norm's running statistics (a small, narrow folder would otherwise
+    pull them away from what the network was trained on).
     """
     torch.set_num_threads(int(os.environ.get("ROTBGR_THREADS", "2")))
     torch.manual_seed(seed)
@@ -226,6 +229,10 @@ def fit(
         views, labels, is_doc, residual, wide = (t.to(device, non_blocking=True) for t in batch)
         views = views.float()
         set_train_mode(net)
+        if frozen_statistics:
+            for module in net.modules():
+                if isinstance(module, torch.nn.BatchNorm2d):
+                    module.eval()
         out = net(views)
         loss_cls = F.cross_entropy(out.classes, labels, label_smoothing=0.05)
         loss_doc = F.binary_cross_entropy_with_logits(out.document, is_doc)
@@ -526,7 +533,8 @@ def from_folder(args: argparse.Namespace) -> int:
     net.to(device)
     work = Path(args.work)
     tuned = fit(
-        pool, work, args.seed, args.steps, args.minutes, False, photos, docs, lr=args.lr, net=net.cpu(), tag="folder"
+        pool, work, args.seed, args.steps, args.minutes, False, photos, docs, lr=args.lr, net=net.cpu(), tag="folder",
+        frozen_statistics=True,
     )
     new = LearnedPredictor(tuned, base.calibration, "cpu")
 
