@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -69,12 +70,19 @@ def frozen(name: str) -> bool:
     return any(name.startswith(f"_blocks.{index}.") for index in range(FROZEN_BLOCKS))
 
 
-def set_train_mode(net: RotNet) -> None:
-    """Train mode, except the frozen early layers keep their ImageNet batch-norm statistics."""
+def set_train_mode(net: RotNet, frozen_statistics: bool = False) -> None:
+    """Train mode, except the frozen early layers keep their ImageNet batch-norm statistics.
+
+    ``frozen_statistics``: every batch norm keeps its running statistics (see :func:`fit`).
+    """
     net.train()
     net._bn0.eval()
     for index in range(FROZEN_BLOCKS):
         net._blocks[index].eval()
+    if frozen_statistics:
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
 
 
 def make_batch(gen: Generator, photos: int, docs: int) -> tuple[torch.Tensor, ...]:
@@ -114,27 +122,20 @@ class BatchStream(torch.utils.data.IterableDataset):  # type: ignore[type-arg]
         info = torch.utils.data.get_worker_info()
         worker = info.id if info is not None else 0
         torch.set_num_threads(1)
-        cv2_threads()
+        cv2.setNumThreads(1)  # the workers themselves are the parallelism
         gen = Generator(self.pool, self.seed * 1000 + 17 + worker)
         while True:
             views, *labels = make_batch(gen, self.photos, self.docs)
             yield (views.half(), *labels)  # half the bytes through shared memory; widened on the device
 
 
-def cv2_threads() -> None:
-    """One OpenCV thread per data worker (the workers themselves are the parallelism)."""
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
-def load_net(weights: Path) -> RotNet:
-    """A RotNet with the state of a weights file (``rotbgr-1``) or of a fit checkpoint."""
+def load_net(weights: Path) -> tuple[RotNet, dict]:
+    """A RotNet with the state of a weights file (``rotbgr-1``) or of a fit checkpoint, and the file's contents."""
     data = torch.load(weights, map_location="cpu", weights_only=False)
     state = data["state_dict"] if "state_dict" in data else data["net"]
     net = RotNet()
     net.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
-    return net
+    return net, data
 
 
 def export(net: RotNet, calibration: Calibration, out: Path, meta: dict) -> None:
@@ -228,11 +229,7 @@ def fit(
         batch = next(batches) if batches is not None else make_batch(gen, photos, docs)
         views, labels, is_doc, residual, wide = (t.to(device, non_blocking=True) for t in batch)
         views = views.float()
-        set_train_mode(net)
-        if frozen_statistics:
-            for module in net.modules():
-                if isinstance(module, torch.nn.BatchNorm2d):
-                    module.eval()
+        set_train_mode(net, frozen_statistics)
         out = net(views)
         loss_cls = F.cross_entropy(out.classes, labels, label_smoothing=0.05)
         loss_doc = F.binary_cross_entropy_with_logits(out.document, is_doc)
@@ -614,23 +611,19 @@ def main(argv: list[str] | None = None) -> int:
         device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         net = fit(
             load_pool(fit_pool), work, args.seed, args.steps, args.minutes, args.resume,
-            photos=args.photos, docs=args.docs, lr=args.lr, net=load_net(Path(args.init)) if args.init else None,
+            photos=args.photos, docs=args.docs, lr=args.lr, net=load_net(Path(args.init))[0] if args.init else None,
             device=device, workers=args.workers,
         )  # fmt: skip
         if args.stage == "fit":
             export(net, Calibration(), out, meta)
             return 0
-    elif args.init:
-        # Calibrate weights fitted elsewhere (e.g. on a GPU machine: ``--stage fit --out FILE`` there).
-        net = load_net(Path(args.init))
-        net.eval()
-        meta.update(torch.load(args.init, map_location="cpu", weights_only=False).get("config", {}))
     else:
-        net = RotNet()
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        net.load_state_dict(state["net"])
+        # The last fit's checkpoint, or weights fitted elsewhere (``--init``: e.g. ``--stage fit --out FILE`` on a GPU).
+        net, data = load_net(Path(args.init) if args.init else ckpt)
         net.eval()
-        meta["steps_done"] = int(state["step"])
+        meta.update(data.get("config", {}))
+        if "step" in data:
+            meta["steps_done"] = int(data["step"])
     # Round to fp16 first so the calibration sees exactly the shipped weights.
     net.load_state_dict({k: (v.half().float() if v.is_floating_point() else v) for k, v in net.state_dict().items()})
     predictor = LearnedPredictor(net, Calibration(), "cpu")
