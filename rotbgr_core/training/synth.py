@@ -335,7 +335,7 @@ class Generator:
         rng = self.rng
         pool = self.pool
         u = rng.random()
-        if u < 0.42 and pool.photos:
+        if (u < 0.42 or not pool.cutouts) and pool.photos:
             return pool.photos[int(rng.integers(len(pool.photos)))]
         if u < 0.62 and pool.illustrations:
             return pool.illustrations[int(rng.integers(len(pool.illustrations)))]

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from rotbgr_core.learned import Calibration, RawResult, decide
+from rotbgr_core.training import sources
 from rotbgr_core.training.rcc import RccError, ResourceFile
 from rotbgr_core.training.synth import Pool, load_pool, save_compact
 
@@ -89,3 +90,65 @@ def test_gcompris_pictures_are_photos_and_drawn_words_cutouts(tmp_path: Path) ->
     }
     assert not any("gcompris".startswith(reserved) for reserved in RESERVED)
     assert {split_of(source) for source in items} <= {"train", "dev"}
+
+
+def test_extra_manifest_is_well_formed_and_never_reserved(tmp_path: Path) -> None:
+    rows = sources.read_extra_manifest()
+    assert len(rows) > 100 and len(set(rows)) == len(rows)
+    assert {kind for _, _, kind in rows} <= {"photo", "illustration"}
+    bad = tmp_path / "extra.tsv"
+    bad.write_text("# header\ndebian:palapeli-data\tusr/share/x.jpg\tphoto\tno\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="reserved"):
+        sources.read_extra_manifest(bad)
+    bad.write_text("debian:scratch usr/share/x.jpg photo\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"extra\.tsv:1"):
+        sources.read_extra_manifest(bad)
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def test_puzzle_and_array_containers_open_as_pictures(tmp_path: Path) -> None:
+    """A jigzo puzzle's picture is its box of the texture atlas (not the preview); an .npz its 'data' array."""
+    atlas = Image.new("RGB", (256, 128), (0, 0, 255))
+    atlas.paste(Image.new("RGB", (60, 40), (255, 0, 0)), (100, 30))
+    preview = Image.new("RGB", (32, 32), (0, 255, 0))
+    header = b"PzlF\nbike-3x4\ncrop000 1 2 3 4\nimage 100 30 60 40 1 1\n"
+    puzzle = tmp_path / "bike-3x4.pzl"
+    puzzle.write_bytes(header + _jpeg(preview) + b"\n" + _jpeg(atlas))
+    with sources.open_picture(puzzle) as picture:
+        assert picture.size == (60, 40)
+        red, green, blue = picture.convert("RGB").getpixel((30, 20))
+        assert red > 200 and green < 40 and blue < 40
+    puzzle.write_bytes(header + _jpeg(preview))
+    with pytest.raises(OSError, match="no texture"):
+        sources.open_picture(puzzle)
+    array = tmp_path / "ascent.npz"
+    np.savez(array, data=np.arange(12 * 10, dtype=np.uint8).reshape(12, 10))
+    with sources.open_picture(array) as picture:
+        assert picture.size == (10, 12) and picture.getpixel((3, 1)) == 13
+
+
+def test_cut_out_sky_is_filled_and_near_copies_are_dropped(tmp_path: Path) -> None:
+    rgba = np.zeros((64, 96, 4), np.uint8)
+    rgba[32:, :, :3] = (40, 120, 30)  # a field below a transparent sky
+    rgba[32:, :, 3] = 255
+    rgba[:32, :, :3] = 0  # what a plain convert("RGB") would show: a black sky
+    rgba[10:20, 40:60, :3] = (200, 200, 0)
+    rgba[10:20, 40:60, 3] = 255  # a sun
+    src = tmp_path / "landscape.png"
+    Image.fromarray(rgba, "RGBA").save(src)
+    known: list[int] = []
+    out = tmp_path / "cache"
+    rec = sources._save_image(sources.Item("photo", "test:landscape.png", src), out, known)
+    assert rec is not None and len(known) == 1
+    with Image.open(out / rec["path"]) as saved:
+        pixels = np.asarray(saved.convert("RGB"), dtype=int)
+    assert pixels[2, 2, 2] > 150 and pixels[2, 2, 2] > pixels[2, 2, 0]  # blue sky, not black
+    assert abs(pixels[50, 10] - (40, 120, 30)).max() < 12  # the field is untouched
+    copy = tmp_path / "landscape-small.png"
+    Image.fromarray(rgba, "RGBA").resize((48, 32)).save(copy)
+    assert sources._save_image(sources.Item("photo", "test:landscape-small.png", copy), out, known) is None
