@@ -9,12 +9,15 @@ Everything lives outside the repository, under the cache folder (``$ROTBGR_CACHE
 ``/work/cache``)::
 
     raw/<package>/...            extracted Debian packages and wheels
+    raw/pypi-<name>/...          unpacked PyPI archives named in extra_images.tsv
     upright/photos/*.jpg         real upright photos
     upright/cutouts/*.png        RGBA cut-out objects (tuxpaint stamps)
     upright/illustrations/*      drawings, paintings, screenshots, plots (they carry an "up")
     upright/docs/*.png           rendered document pages (greyscale, long side ~1600 px)
     upright/index.jsonl          one line per upright image (path, kind, source_id, split, ...)
 
+The curated pictures are named in this module (scratch, opencv-doc, wallpapers, scikit-image, tuxpaint, GCompris)
+and in ``extra_images.tsv`` beside it (pictures found in about twenty other allowed packages, each looked at).
 The train/dev split is by source (whole image or whole PDF), see :func:`split_of`.
 Reserved sources listed in DATA.md are never touched here.
 """

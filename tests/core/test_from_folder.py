@@ -1,0 +1,60 @@
+"""``rotbgr train --from-folder``: fine-tunes on upright pictures, keeps new weights only if they score better."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from rotbgr_core.cli import main
+from rotbgr_core.learned import LearnedPredictor
+from rotbgr_core.predictor import DEFAULT_WEIGHTS
+from rotbgr_core.training.train import HELD_OUT_VIEWS
+
+
+def _scene(index: int) -> Image.Image:
+    """An upright outdoor-like picture: sky above, ground below, a tree standing on it."""
+    rng = np.random.default_rng(index)
+    image = Image.new("RGB", (320, 240), tuple(int(v) for v in rng.integers(120, 230, 3)))
+    draw = ImageDraw.Draw(image)
+    horizon = int(rng.integers(120, 180))
+    draw.rectangle((0, horizon, 320, 240), fill=tuple(int(v) for v in rng.integers(20, 110, 3)))
+    x = int(rng.integers(40, 280))
+    draw.rectangle((x - 6, horizon - 70, x + 6, horizon), fill=(90, 60, 30))
+    draw.ellipse((x - 40, horizon - 130, x + 40, horizon - 50), fill=(30, 120, 40))
+    return image
+
+
+def test_from_folder_scores_on_held_out_pictures_and_keeps_only_better_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "library"
+    folder.mkdir()
+    for index in range(14):
+        _scene(index).save(folder / f"scene{index:02d}.jpg", quality=90)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    (folder / "notes.txt").write_text("not a picture", encoding="utf-8")
+    shipped = DEFAULT_WEIGHTS.read_bytes()
+    work = tmp_path / "work"
+
+    code = main(["train", "--from-folder", str(folder), "--steps", "2", "--seed", "0", "--work", str(work)])
+
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "broken.jpg" in captured.err  # named, and the rest went on
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    held_out = sum(
+        int(hashlib.sha1(f"scene{index:02d}.jpg".encode()).hexdigest(), 16) % 5 == 0 for index in range(14)
+    )
+    assert result["held_out"] == HELD_OUT_VIEWS * held_out > 0
+    for key in ("base", "tuned", "base_coarse", "tuned_coarse"):
+        assert 0.0 <= result[key] <= 1.0
+    assert result["kept"] == (result["tuned"] > result["base"])
+    assert (result["out"] is not None) == result["kept"]
+    if result["out"]:
+        assert LearnedPredictor.load(result["out"]).predict_images([]) == []
+    assert DEFAULT_WEIGHTS.read_bytes() == shipped  # the shipped model is never overwritten
