@@ -213,6 +213,7 @@ class DocOrienter:
         net = DocOrientNet(int(payload["width"]))
         net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
         fold_batchnorm(net.eval()).to(device)  # prediction only: the trainers build their own networks
+        net.to(memory_format=torch.channels_last)  # faster CPU convolutions, same answers (to rounding)
         calibration = payload.get("calibration")
         fusion = payload.get("fusion")
         return cls(net=net, patches=int(payload.get("patches", 16)), device=device,
@@ -363,7 +364,7 @@ def score_windows(orienter: DocOrienter, windows: U8) -> NDArray[np.float64]:
     if len(windows) == 0:
         return np.zeros((0, NUM_CLASSES))
     with torch.inference_mode():
-        logits = orienter.net(normalise_patches(windows).to(orienter.device))
+        logits = orienter.net(normalise_patches(windows).to(orienter.device, memory_format=torch.channels_last))
         return torch.log_softmax(logits.float(), dim=1).cpu().numpy().astype(np.float64)
 
 
