@@ -489,6 +489,45 @@ def _folder_rows(folder: Path) -> list[dict]:
     return rows
 
 
+#: Review states (the app's Export Decisions) whose final correction a person has confirmed or made.
+REVIEWED_STATES = ("accepted", "adjusted", "exported")
+
+
+def read_corrections(path: Path) -> list[tuple[Path, float, bool]]:
+    """The reviewed corrections of an Export Decisions file (JSONL or CSV): image, final angle, final mirror.
+
+    Records a person has not confirmed (pending, predicted, rejected, error) are left out. A relative image path
+    is read against the file's own folder.
+
+    Raises:
+        ValueError: if the file is neither JSONL nor CSV with the ``path``, ``state`` and ``final_angle`` fields.
+    """
+    import csv
+
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    try:
+        if text.lstrip().startswith("{"):
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            records = list(csv.DictReader(text.splitlines()))
+    except (json.JSONDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path}: not a decisions file (JSONL or CSV): {exc}") from exc
+    corrections = []
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict) or not {"path", "state", "final_angle"} <= set(record):
+            raise ValueError(f"{path}: record {number} lacks path, state or final_angle")
+        if record["state"] not in REVIEWED_STATES or record["final_angle"] in (None, ""):
+            continue
+        mirrored = record.get("final_mirrored")
+        image = Path(str(record["path"]))
+        corrections.append((
+            image if image.is_absolute() else path.parent / image,
+            float(record["final_angle"]),
+            mirrored is True or str(mirrored).lower() == "true",
+        ))
+    return corrections
+
+
 def from_folder(args: argparse.Namespace) -> int:
     """Fine-tune on a folder of upright images; keep the new weights only if they score better."""
     from PIL import Image
@@ -523,6 +562,7 @@ def from_folder(args: argparse.Namespace) -> int:
             pool.photos.append(np.asarray(rgb))
     _log(f"{len(pool.photos)} photo-like training pictures, {sum(kinds.values())} pages (not trained on)")
     held = [row for row in rows if row["held_out"]]
+    reviewed = _add_corrections(args.corrections, {Path(row["path"]).resolve() for row in held}, base, pool)
     rng = np.random.default_rng(args.seed)
     items = []
     for row in held:
@@ -559,13 +599,51 @@ def from_folder(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.work) / "rotbgr-folder.pt"
     result = {
         "held_out": len(items), "base": old_score, "tuned": new_score, "base_coarse": old_coarse,
-        "tuned_coarse": new_coarse, "kept": new_score > old_score, "out": None,
+        "tuned_coarse": new_coarse, "kept": new_score > old_score, "out": None, "corrections": reviewed,
     }  # fmt: skip
     if new_score > old_score:
         export(tuned, base.calibration, out, {"from_folder": str(args.from_folder), "seed": args.seed})
         result["out"] = str(out)
     print(json.dumps(result))
     return 0
+
+
+def _add_corrections(files: list[str], held_out: set[Path], base: LearnedPredictor, pool: Pool) -> int:
+    """Put the reviewed images of Export Decisions ``files``, turned upright, among the training pictures.
+
+    The user's own corrections are the most telling examples: mostly images the model got wrong. Each is turned
+    by its final correction (cropped inside the content, so no empty corner tells the answer) and trains like
+    a folder picture; held-out pictures never train. Returns how many were added.
+    """
+    from PIL import Image
+
+    from rotbgr_core.geometry import CropMode, correct_image
+
+    added = 0
+    for name in files:
+        try:
+            corrections = read_corrections(Path(name))
+        except (OSError, ValueError) as exc:
+            _log(f"skipped corrections file {name}: {exc}")
+            continue
+        for image_path, angle, mirrored in corrections:
+            if image_path.resolve() in held_out:
+                continue  # it scores the result, so it must not teach it
+            try:
+                with Image.open(image_path) as image:
+                    upright = correct_image(image.convert("RGB"), angle, mirrored, CropMode.INSCRIBED)
+            except (OSError, ValueError) as exc:
+                _log(f"skipped correction {image_path}: cannot read it as a picture ({exc})")
+                continue
+            upright.thumbnail((1024, 1024))
+            if base.measure([upright])[0].doc_prob >= base.calibration.doc_threshold:
+                continue  # pages are not trained on here (see from_folder)
+            upright.thumbnail((384, 384))
+            pool.photos.append(np.asarray(upright))
+            added += 1
+    if files:
+        _log(f"{added} reviewed corrections added to the training pictures")
+    return added
 
 
 # ----------------------------------------------------------------------------- main
@@ -587,6 +665,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calib-items", type=int, default=400)
     parser.add_argument("--from-folder", default=None, help="fine-tune on this folder of upright images")
     parser.add_argument("--weights", default=None, help="weights to start from with --from-folder")
+    parser.add_argument("--corrections", action="append", default=[], metavar="FILE",
+                        help="from-folder: the app's Export Decisions file (JSONL or CSV); its reviewed images, "
+                             "turned upright, train too (repeatable)")
     parser.add_argument("--distill", action=argparse.BooleanOptionalAction, default=True,
                         help="from-folder: keep the class distribution close to the starting network's")
     parser.add_argument("--device", default="auto")

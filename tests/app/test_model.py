@@ -186,6 +186,23 @@ def test_decisions_csv_and_jsonl(tmp_path: Path) -> None:
         write_decisions(session.items, tmp_path / "d.txt", "txt")
 
 
+def test_decisions_files_are_what_the_trainer_reads_as_corrections(tmp_path: Path) -> None:
+    from rotbgr_core.training.train import read_corrections
+
+    session = _session(4)
+    _predict(session, (2.0, False, 0.9), (90.0, True, 0.4), (-90.0, False, 0.3), (0.0, False, 0.2))
+    first, second, third, _ = session.items
+    session.nudge([first.key], 0.5)
+    session.accept([first.key])  # accepted after a nudge: 2.5
+    session.accept([second.key])  # accepted as predicted: 90, mirrored
+    session.reject([third.key])  # rejected: a person said no, so it teaches nothing
+    for fmt in ("jsonl", "csv"):
+        write_decisions(session.items, tmp_path / f"d.{fmt}", fmt)
+        assert read_corrections(tmp_path / f"d.{fmt}") == [
+            (Path(first.key), 2.5, False), (Path(second.key), 90.0, True),
+        ]
+
+
 def test_session_store_round_trip(tmp_path: Path) -> None:
     store = SessionStore(tmp_path / "sessions")
     session = _session(3)

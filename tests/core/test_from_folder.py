@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from rotbgr_core.cli import main
+from rotbgr_core.geometry import make_rotated
 from rotbgr_core.learned import LearnedPredictor
 from rotbgr_core.predictor import DEFAULT_WEIGHTS
 from rotbgr_core.training.train import HELD_OUT_VIEWS
@@ -38,14 +39,28 @@ def test_from_folder_scores_on_held_out_pictures_and_keeps_only_better_weights(
         _scene(index).save(folder / f"scene{index:02d}.jpg", quality=90)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     (folder / "notes.txt").write_text("not a picture", encoding="utf-8")
+    review = tmp_path / "review"  # the app's Export Decisions of another folder: two reviewed, one rejected
+    review.mkdir()
+    for index, (angle, mirrored) in enumerate([(90.0, False), (-30.0, True), (180.0, False)]):
+        make_rotated(_scene(100 + index), angle, mirrored).save(review / f"shot{index}.png")
+    records = [
+        {"path": "shot0.png", "state": "accepted", "final_angle": 90.0, "final_mirrored": False},
+        {"path": str(review / "shot1.png"), "state": "adjusted", "final_angle": -30.0, "final_mirrored": True},
+        {"path": "shot2.png", "state": "rejected", "final_angle": 180.0, "final_mirrored": False},
+        {"path": "gone.png", "state": "accepted", "final_angle": 0.0, "final_mirrored": False},
+    ]
+    decisions = review / "decisions.jsonl"
+    decisions.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
     shipped = DEFAULT_WEIGHTS.read_bytes()
     work = tmp_path / "work"
 
-    code = main(["train", "--from-folder", str(folder), "--steps", "2", "--seed", "0", "--work", str(work)])
+    code = main(["train", "--from-folder", str(folder), "--steps", "2", "--seed", "0", "--work", str(work),
+                 "--corrections", str(decisions), "--corrections", str(tmp_path / "missing.jsonl")])
 
     assert code == 0
     captured = capsys.readouterr()
     assert "broken.jpg" in captured.err  # named, and the rest went on
+    assert "gone.png" in captured.err and "missing.jsonl" in captured.err
     result = json.loads(captured.out.strip().splitlines()[-1])
     held_out = sum(
         int(hashlib.sha1(f"scene{index:02d}.jpg".encode()).hexdigest(), 16) % 5 == 0 for index in range(14)
@@ -53,6 +68,7 @@ def test_from_folder_scores_on_held_out_pictures_and_keeps_only_better_weights(
     assert result["held_out"] == HELD_OUT_VIEWS * held_out > 0
     for key in ("base", "tuned", "base_coarse", "tuned_coarse"):
         assert 0.0 <= result[key] <= 1.0
+    assert result["corrections"] == 2  # the accepted and the adjusted image; the rejected one teaches nothing
     assert result["kept"] == (result["tuned"] > result["base"])
     assert (result["out"] is not None) == result["kept"]
     if result["out"]:
