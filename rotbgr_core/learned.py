@@ -419,6 +419,8 @@ class LearnedPredictor:
         self.patches = calibration.patches if patches is None else patches
         self.mirror_view = calibration.photo_mirror_view
         self.rotation_views = calibration.photo_rotation_views
+        #: The weights file's ``config`` (architecture, provenance; ``with_documents``: see ``load_predictor``).
+        self.config: dict[str, Any] = {}
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", fold: bool = True) -> LearnedPredictor:
@@ -447,7 +449,9 @@ class LearnedPredictor:
         net.to(device)
         if device == "cpu":
             torch.set_num_threads(cpu_threads())
-        return cls(net, Calibration.from_dict(data.get("calibration", {})), device)
+        predictor = cls(net, Calibration.from_dict(data.get("calibration", {})), device)
+        predictor.config = dict(data.get("config", {}))
+        return predictor
 
     def _run(self, views: list[FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Class log-probabilities, document probabilities and residuals for views."""

@@ -254,5 +254,9 @@ def load_predictor(weights: str | Path | None = None, device: str = "auto") -> P
     resolved = resolve_device(device)
     from rotbgr_core.learned import LearnedPredictor
 
-    learned: Predictor = LearnedPredictor.load(path, resolved)
-    return _with_documents(learned, resolved) if weights is None else learned
+    learned = LearnedPredictor.load(path, resolved)
+    # An explicit file is the model alone (what ``rotbgr eval WEIGHTS`` scores), unless it is a fine-tuned copy of
+    # the shipped model (``train --from-folder``), whose pages keep the shipped text-window fusion.
+    if weights is None or learned.config.get("with_documents"):
+        return _with_documents(learned, resolved)
+    return learned

@@ -602,7 +602,10 @@ def from_folder(args: argparse.Namespace) -> int:
         "tuned_coarse": new_coarse, "kept": new_score > old_score, "out": None, "corrections": reviewed,
     }  # fmt: skip
     if new_score > old_score:
-        export(tuned, base.calibration, out, {"from_folder": str(args.from_folder), "seed": args.seed})
+        # Fine-tuned from the shipped model (or from such a file): its pages keep the shipped text-window fusion.
+        with_documents = args.weights is None or bool(base.config.get("with_documents"))
+        meta = {"from_folder": str(args.from_folder), "seed": args.seed, "with_documents": with_documents}
+        export(tuned, base.calibration, out, meta)
         result["out"] = str(out)
     print(json.dumps(result))
     return 0

@@ -74,3 +74,18 @@ def test_from_folder_scores_on_held_out_pictures_and_keeps_only_better_weights(
     if result["out"]:
         assert LearnedPredictor.load(result["out"]).predict_images([]) == []
     assert DEFAULT_WEIGHTS.read_bytes() == shipped  # the shipped model is never overwritten
+
+
+def test_fine_tuned_weights_keep_the_page_fusion_while_other_files_are_the_model_alone(tmp_path: Path) -> None:
+    import torch
+
+    from rotbgr_core.predictor import DocumentAwarePredictor, load_predictor
+
+    data = torch.load(DEFAULT_WEIGHTS, map_location="cpu", weights_only=True)
+    plain, tuned = tmp_path / "plain.pt", tmp_path / "tuned.pt"
+    torch.save(data, plain)
+    torch.save({**data, "config": {**data["config"], "from_folder": "x", "with_documents": True}}, tuned)
+
+    assert isinstance(load_predictor(str(tuned), "cpu"), DocumentAwarePredictor)
+    assert isinstance(load_predictor(str(plain), "cpu"), LearnedPredictor)
+    assert isinstance(load_predictor(None, "cpu"), DocumentAwarePredictor)
