@@ -12,7 +12,7 @@ half in 4:2:0 (1224 is not a multiple of 16: re-encoded).  Then it times:
 4. ``rotbgr predict`` and ``rotbgr fix`` as subprocesses, end to end (Python
    start-up and imports included), each with its own peak RSS.
 
-Usage: ``python bench/predict_fix.py [--n 40] [--weights W] [--device auto] [--keep DIR]``
+Usage: ``python bench/predict_fix.py [--n 40] [--weights W] [--device auto] [--keep DIR] [--passes N]``
 (``make bench`` runs it with the defaults).
 """
 
@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--keep", default=None, help="write inputs and outputs here instead of a temp folder")
+    parser.add_argument("--passes", type=int, default=1,
+                        help="library predict passes over the same inputs (the first is cold; default 1)")
     args = parser.parse_args(argv)
 
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="rotbgr-bench-"))
@@ -156,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"predict (library): {len(results) / seconds:6.2f} images/s ({seconds:.1f} s), "
           f"within 2 deg: {sum(e <= 2 for e in errors)}/{len(results)} "
           f"(modulo 180: {sum(e <= 2 for e in half_turn)}), peak RSS {peak_rss_mib():.0f} MiB")
+    rates = []
+    for _ in range(args.passes - 1):  # warm passes: what a long batch sees once every kernel is set up
+        started = time.perf_counter()
+        rates.append(len(list(iter_predictions([str(inputs)], predictor, args.batch_size))) /
+                     (time.perf_counter() - started))
+    if rates:
+        print(f"predict (library), {len(rates)} more passes: " + ", ".join(f"{rate:.2f}" for rate in rates) +
+              " images/s")
 
     out = base / "out-library"
     started = time.perf_counter()
