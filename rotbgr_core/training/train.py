@@ -244,11 +244,16 @@ def fit(
         loss_res = (F.smooth_l1_loss(pred_res, residual, reduction="none", beta=0.05) * wide).sum() / wide.sum().clamp(
             min=1
         )
-        loss = loss_cls + 0.3 * loss_doc + 2.0 * loss_res
         if teacher is not None:
             with torch.no_grad():
-                target = F.log_softmax(teacher(views).classes, dim=1)
-            loss = loss + F.kl_div(F.log_softmax(out.classes, dim=1), target, log_target=True, reduction="batchmean")
+                taught = teacher(views)
+            target = F.log_softmax(taught.classes, dim=1)
+            # The document head learns the teacher's belief, not "photo" for every folder picture: hard labels
+            # from a folder with no pages would teach it that nothing is a page.
+            loss_doc = F.binary_cross_entropy_with_logits(out.document, torch.sigmoid(taught.document))
+            loss_cls = loss_cls + F.kl_div(F.log_softmax(out.classes, dim=1), target, log_target=True,
+                                           reduction="batchmean")
+        loss = loss_cls + 0.3 * loss_doc + 2.0 * loss_res
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
