@@ -584,9 +584,13 @@ def from_folder(args: argparse.Namespace) -> int:
     if args.distill:
         teacher = RotNet()
         teacher.load_state_dict(base.net.state_dict())
+    # One checkpoint per run's recipe, so that ``--resume`` after a crash picks up this run and no other.
+    recipe = json.dumps([str(Path(args.from_folder).resolve()), str(base_path), args.seed, args.steps, args.lr,
+                         args.distill, sorted(args.corrections)])
+    tag = "folder-" + hashlib.sha1(recipe.encode("utf-8", "surrogateescape")).hexdigest()[:12]
     tuned = fit(
-        pool, Path(args.work), args.seed, args.steps, args.minutes, False, 24, 0, lr=args.lr, net=net,
-        tag="folder", device=device, frozen_statistics=True, teacher=teacher,
+        pool, Path(args.work), args.seed, args.steps, args.minutes, args.resume, 24, 0, lr=args.lr, net=net,
+        tag=tag, device=device, frozen_statistics=True, teacher=teacher,
     )  # fmt: skip
     new = LearnedPredictor(tuned, base.calibration, "cpu")
 
@@ -697,14 +701,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="photos: average the turned views (costs a fifth of the speed; shipped: off)")
     args = parser.parse_args(argv)
     cache = Path(args.cache)
-    work = Path(args.work) if args.work else cache / "model"
-    args.work = str(work)
     if args.from_folder:
+        if not args.work:  # a user's run: checkpoints in the user cache folder, not the training cache
+            from platformdirs import user_cache_path
+
+            args.work = str(user_cache_path("rotbgr") / "from-folder")
         if args.steps == 1200:
             args.steps = 150
         if args.lr == 1.5e-3:
             args.lr = 3e-4
         return from_folder(args)
+    work = Path(args.work) if args.work else cache / "model"
+    args.work = str(work)
     out = Path(args.out) if args.out else Path(__file__).resolve().parents[1] / "weights" / "rotbgr.pt"
     fit_pool = Path(args.pool) if args.pool else work / "pool_fit.pkl"
     if args.stage in ("all", "pool") or not fit_pool.exists():

@@ -75,6 +75,14 @@ def test_from_folder_scores_on_held_out_pictures_and_keeps_only_better_weights(
         assert LearnedPredictor.load(result["out"]).predict_images([]) == []
     assert DEFAULT_WEIGHTS.read_bytes() == shipped  # the shipped model is never overwritten
 
+    # A run cut off (or done) resumes from its own checkpoint; another recipe starts afresh.
+    again = ["train", "--from-folder", str(folder), "--steps", "2", "--seed", "0", "--work", str(work), "--resume",
+             "--corrections", str(decisions), "--corrections", str(tmp_path / "missing.jsonl")]
+    assert main(again) == 0
+    assert "resumed" in capsys.readouterr().err
+    assert main([*again[:6], "1", *again[7:]]) == 0  # seed 1: its own checkpoint
+    assert "resumed" not in capsys.readouterr().err
+
 
 def test_fine_tuned_weights_keep_the_page_fusion_while_other_files_are_the_model_alone(tmp_path: Path) -> None:
     import torch
