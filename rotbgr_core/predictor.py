@@ -139,39 +139,51 @@ class DocumentAwarePredictor:
 
     def _fused(self, images: Sequence[Image.Image], base: LearnedPredictor) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
-        from rotbgr_core.docorient import deskewed_windows
+        from rotbgr_core.docorient import deskewed_windows, score_windows
         from rotbgr_core.learned import combine_log_probs, decide
 
         fusion = self.orienter.fusion
         assert fusion is not None
-        results = []
-        for image, raw in zip(images, base.measure(images), strict=True):
-            estimate = decide(raw, base.calibration)
-            # measure() deskews every page it calls a document (and keeps the page and its ink for the windows).
+        raws = base.measure(images)
+        estimates = [decide(raw, base.calibration) for raw in raws]
+        # measure() deskews every page it calls a document (and keeps the page and its ink for the windows).
+        # The windows of all the batch's pages go through the window network together: one call, not one a page.
+        pages: list[int] = []
+        windows: list[NDArray[np.uint8]] = []
+        for index, (raw, estimate) in enumerate(zip(raws, estimates, strict=True)):
             if (estimate.kind == "document" and raw.skew_angle is not None and raw.lines_vertical is not None
                     and raw.deskewed is not None and raw.deskewed_ink is not None):
-                windows = deskewed_windows(raw.deskewed, raw.deskewed_ink, raw.lines_vertical, fusion.windows)
+                pages.append(index)
+                windows.append(deskewed_windows(raw.deskewed, raw.deskewed_ink, raw.lines_vertical, fusion.windows))
+        scored = score_windows(self.orienter, np.concatenate(windows)) if windows else np.zeros((0, 8))
+        bounds = np.cumsum([0, *(len(w) for w in windows)])
+        page_scores = {index: scored[bounds[n]:bounds[n + 1]] for n, index in enumerate(pages)}
+        results = []
+        for index, (image, raw, estimate) in enumerate(zip(images, raws, estimates, strict=True)):
+            if index in page_scores:
+                assert raw.skew_angle is not None
                 base_scores = combine_log_probs(raw, base.calibration).astype(np.float64)
-                estimate = self._page_verdict(raw.skew_angle, base_scores, windows, raw.skew_strength, fusion)
+                estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
+                                              fusion)
             elif self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
                 estimate = self._as_page(image, raw, base, fusion) or estimate
             results.append(estimate)
         return results
 
-    def _page_verdict(self, skew_angle: float, base_scores: NDArray[np.float64], windows: NDArray[np.uint8],
+    def _page_verdict(self, skew_angle: float, base_scores: NDArray[np.float64], window_scores: NDArray[np.float64],
                       skew_strength: float, fusion: Fusion) -> Estimate:
-        """The fused answer for a page deskewed by ``skew_angle``."""
-        from rotbgr_core.docorient import correction_of, fused_decision, score_windows
+        """The fused answer for a page deskewed by ``skew_angle``, from its windows' scores."""
+        from rotbgr_core.docorient import correction_of, fused_decision
         from rotbgr_core.geometry import normalize_angle
 
-        index, confidence = fused_decision(base_scores, score_windows(self.orienter, windows), fusion, skew_strength)
+        index, confidence = fused_decision(base_scores, window_scores, fusion, skew_strength)
         turn, mirrored = correction_of(index)
         return Estimate(angle=normalize_angle(skew_angle + turn), mirrored=mirrored,
                         confidence=round(confidence, 6), kind="document")
 
     def _as_page(self, image: Image.Image, raw: RawResult, base: LearnedPredictor, fusion: Fusion) -> Estimate | None:
         """A doubtful "photo" read as a page: its answer if its text windows are sure of it, else ``None``."""
-        from rotbgr_core.docorient import page_windows
+        from rotbgr_core.docorient import page_windows, score_windows
         from rotbgr_core.learned import combine_log_probs, roll_quarters
 
         gray = np.asarray(image.convert("L"))
@@ -184,7 +196,8 @@ class DocumentAwarePredictor:
         # The model's classes are relative to the photo's edge angle: move them to the page's skew.
         shift = round((skew.angle - raw.edge_angle) / 90.0)
         base_scores = roll_quarters(combine_log_probs(raw, base.calibration), shift).astype(np.float64)
-        estimate = self._page_verdict(skew.angle, base_scores, windows, skew.strength, fusion)
+        estimate = self._page_verdict(skew.angle, base_scores, score_windows(self.orienter, windows), skew.strength,
+                                      fusion)
         return estimate if estimate.confidence >= RESCUE_CONFIDENCE else None
 
     def _replaced(self, images: Sequence[Image.Image]) -> list[Estimate]:
