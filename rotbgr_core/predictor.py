@@ -139,7 +139,7 @@ class DocumentAwarePredictor:
 
     def _fused(self, images: Sequence[Image.Image], base: LearnedPredictor) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
-        from rotbgr_core.docorient import deskewed_windows, score_windows
+        from rotbgr_core.docorient import NUM_CLASSES, deskewed_windows, score_windows
         from rotbgr_core.learned import combine_log_probs, decide
 
         fusion = self.orienter.fusion
@@ -155,7 +155,7 @@ class DocumentAwarePredictor:
                     and raw.deskewed is not None and raw.deskewed_ink is not None):
                 pages.append(index)
                 windows.append(deskewed_windows(raw.deskewed, raw.deskewed_ink, raw.lines_vertical, fusion.windows))
-        scored = score_windows(self.orienter, np.concatenate(windows)) if windows else np.zeros((0, 8))
+        scored = score_windows(self.orienter, np.concatenate(windows)) if windows else np.zeros((0, NUM_CLASSES))
         bounds = np.cumsum([0, *(len(w) for w in windows)])
         page_scores = {index: scored[bounds[n]:bounds[n + 1]] for n, index in enumerate(pages)}
         results = []

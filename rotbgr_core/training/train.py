@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from rotbgr_core.geometry import angle_difference
 from rotbgr_core.learned import FORMAT, Calibration, LearnedPredictor, RawResult, confidence_features, decide
@@ -523,20 +524,17 @@ def read_corrections(path: Path) -> list[tuple[Path, float, bool]]:
             raise ValueError(f"{path}: record {number} lacks path, state or final_angle")
         if record["state"] not in REVIEWED_STATES or record["final_angle"] in (None, ""):
             continue
-        mirrored = record.get("final_mirrored")
         image = Path(str(record["path"]))
         corrections.append((
             image if image.is_absolute() else path.parent / image,
             float(record["final_angle"]),
-            mirrored is True or str(mirrored).lower() == "true",
+            str(record.get("final_mirrored")).lower() == "true",  # JSON true, or CSV "True"
         ))
     return corrections
 
 
 def from_folder(args: argparse.Namespace) -> int:
     """Fine-tune on a folder of upright images; keep the new weights only if they score better."""
-    from PIL import Image
-
     from rotbgr_core.predictor import DEFAULT_WEIGHTS, resolve_device
 
     torch.set_num_threads(int(os.environ.get("ROTBGR_THREADS", "2")))
@@ -560,11 +558,9 @@ def from_folder(args: argparse.Namespace) -> int:
             _log(f"skipped {row['path']}: cannot read it as a picture ({exc})")
             rows.remove(row)
             continue
-        rgb.thumbnail((1024, 1024))
-        kinds[row["path"]] = base.measure([rgb])[0].doc_prob >= base.calibration.doc_threshold
+        kinds[row["path"]] = _is_page(base, rgb)
         if not row["held_out"] and not kinds[row["path"]]:
-            rgb.thumbnail((384, 384))
-            pool.photos.append(np.asarray(rgb))
+            _add_training_picture(pool, rgb)
     _log(f"{len(pool.photos)} photo-like training pictures, {sum(kinds.values())} pages (not trained on)")
     held = [row for row in rows if row["held_out"]]
     reviewed = _add_corrections(args.corrections, {Path(row["path"]).resolve() for row in held}, base, pool)
@@ -620,6 +616,18 @@ def from_folder(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_page(base: LearnedPredictor, rgb: Image.Image) -> bool:
+    """Whether the starting model calls a picture a page (read at most 1024 px; ``rgb`` is shrunk in place)."""
+    rgb.thumbnail((1024, 1024))
+    return bool(base.measure([rgb])[0].doc_prob >= base.calibration.doc_threshold)
+
+
+def _add_training_picture(pool: Pool, rgb: Image.Image) -> None:
+    """Add a photo-like picture to the pool at the size the generator crops from (shrunk in place)."""
+    rgb.thumbnail((384, 384))
+    pool.photos.append(np.asarray(rgb))
+
+
 def _add_corrections(files: list[str], held_out: set[Path], base: LearnedPredictor, pool: Pool) -> int:
     """Put the reviewed images of Export Decisions ``files``, turned upright, among the training pictures.
 
@@ -627,8 +635,6 @@ def _add_corrections(files: list[str], held_out: set[Path], base: LearnedPredict
     by its final correction (cropped inside the content, so no empty corner tells the answer) and trains like
     a folder picture; held-out pictures never train. Returns how many were added.
     """
-    from PIL import Image
-
     from rotbgr_core.geometry import CropMode, correct_image
 
     added = 0
@@ -647,11 +653,9 @@ def _add_corrections(files: list[str], held_out: set[Path], base: LearnedPredict
             except (OSError, ValueError) as exc:
                 _log(f"skipped correction {image_path}: cannot read it as a picture ({exc})")
                 continue
-            upright.thumbnail((1024, 1024))
-            if base.measure([upright])[0].doc_prob >= base.calibration.doc_threshold:
+            if _is_page(base, upright):
                 continue  # pages are not trained on here (see from_folder)
-            upright.thumbnail((384, 384))
-            pool.photos.append(np.asarray(upright))
+            _add_training_picture(pool, upright)
             added += 1
     if files:
         _log(f"{added} reviewed corrections added to the training pictures")
