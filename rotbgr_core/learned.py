@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from rotbgr_core.geometry import inscribed_size, normalize_angle, rotate_array_expanded
+from rotbgr_core.imageio import BITONAL_KEY
 from rotbgr_core.learned_net import NUM_CLASSES, RotNet, fold_batchnorm
 from rotbgr_core.skew import edge_orientation, estimate_skew, ink_mask
 from rotbgr_core.types import Estimate
@@ -46,6 +47,8 @@ WORK_SIDE = 256
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 FORMAT = "rotbgr-1"
+#: The least document probability of an image decoded from a 1-bit file.
+BITONAL_DOC_PROB = 0.9
 
 FloatArray = NDArray[np.float32]
 U8Array = NDArray[np.uint8]
@@ -486,6 +489,10 @@ class LearnedPredictor:
         results = [
             RawResult(edge[0], edge[1], float(doc[i]), log_probs[i], float(residual[i])) for i, edge in enumerate(edges)
         ]
+        for raw, image in zip(results, images, strict=True):
+            if image.info.get(BITONAL_KEY):
+                # Two-level files are fax and line-art scans: pages, whatever the shrunk view looks like.
+                raw.doc_prob = max(raw.doc_prob, BITONAL_DOC_PROB)
         photos = [i for i, raw in enumerate(results) if raw.doc_prob < self.calibration.doc_threshold]
         if photos and self.rotation_views:
             # The same view turned by 90, 180 and 270 degrees: each answer, mapped back, is averaged in.

@@ -3,6 +3,11 @@
 Usage::
 
     python -m rotbgr_core.training.devset build --out /work/cache/devsets --seed 0 [--cache DIR] [--n 300]
+    python -m rotbgr_core.training.devset build --split calibration --out /work/cache/calibsets --seed 0
+
+``--split calibration`` makes the same three sets from the calibration part of the training split instead
+(``synth.is_calibration``: never fitted on): the place to choose between variants, so that the dev sets only
+ever report.
 
 Each set is a folder with images and ``truth.jsonl`` (one line per image:
 ``{"path": file name, "angle": float, "mirrored": bool, "source_id": str, ...}``) in the SPEC convention: an input made
@@ -261,7 +266,9 @@ def _spread(records: list[dict], n: int, rng: np.random.Generator, key: Callable
     return picked
 
 
-def build(out: Path, seed: int = 0, cache: Path = DEFAULT_CACHE, n: int = 300, workers: int = 2) -> dict[str, int]:
+def build(
+    out: Path, seed: int = 0, cache: Path = DEFAULT_CACHE, n: int = 300, workers: int = 2, split: str = "dev"
+) -> dict[str, int]:
     """Build the three dev sets under ``out`` from ``split == "dev"`` sources only.
 
     Args:
@@ -270,11 +277,19 @@ def build(out: Path, seed: int = 0, cache: Path = DEFAULT_CACHE, n: int = 300, w
         cache: The source cache (see ``sources.py``).
         n: Images per set.
         workers: Worker processes.
+        split: ``"dev"``, or ``"calibration"`` for the same sets made from the training split's calibration part.
 
     Returns:
         Number of images written per set.
     """
-    index = [r for r in read_index(cache) if r["split"] == "dev"]
+    if split == "calibration":
+        from rotbgr_core.training.synth import read_train_index
+
+        index = read_train_index(cache, calibration=True)
+    elif split == "dev":
+        index = [r for r in read_index(cache) if r["split"] == "dev"]
+    else:
+        raise ValueError(f"unknown split {split!r} (dev or calibration)")
     rng = np.random.default_rng(seed)
     photos = [r for r in index if r["kind"] == "photo"]
     docs = sorted((r for r in index if r["kind"] == "document" and "#" in r["source_id"]), key=lambda r: r["source_id"])
@@ -317,9 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--n", type=int, default=300, help="images per set")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--split", choices=("dev", "calibration"), default="dev",
+                    help="sources: the dev split (default) or the training split's calibration part")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    counts = build(args.out, args.seed, args.cache, args.n, args.workers)
+    counts = build(args.out, args.seed, args.cache, args.n, args.workers, args.split)
     LOG.info("done: %s", counts)
     return 0
 

@@ -146,6 +146,25 @@ def test_colours_are_normalised_without_errors(tmp_path: Path) -> None:
     assert grey.min() <= 5 and grey.max() >= 250  # stretched, not crushed to black
 
 
+def test_bitonal_files_are_marked_and_their_thin_strokes_kept_dark(tmp_path: Path) -> None:
+    # One-pixel black lines every 4 px on a 1-bit page twice the prediction size: plainly shrunk, they turn
+    # light grey (a quarter of the pixels); darkened, they stay well below the paper.
+    lines = np.full((2400, 1800), 255, dtype=np.uint8)
+    lines[::4] = 0
+    Image.fromarray(lines).convert("1").save(tmp_path / "fax.tif", compression="group4")
+    Image.fromarray(lines).save(tmp_path / "grey.png")
+    bitonal = load_for_prediction(str(tmp_path / "fax.tif"))
+    grey = load_for_prediction(str(tmp_path / "grey.png"))
+    assert bitonal.info.get(imageio.BITONAL_KEY) is True
+    assert imageio.BITONAL_KEY not in grey.info
+    plain_mean = np.asarray(grey.convert("L")).mean()  # the same strokes from an 8-bit file: shrunk as they are
+    assert plain_mean > 170
+    assert np.asarray(bitonal.convert("L")).mean() < plain_mean - 50
+    paper = Image.new("1", (50, 40), 1)
+    paper.save(tmp_path / "blank.png")
+    assert load_for_prediction(str(tmp_path / "blank.png")).getpixel((3, 3)) == (255, 255, 255)
+
+
 def test_large_jpeg_is_decoded_reduced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "big.jpg"
     big = Image.new("RGB", (4000, 3000), (200, 180, 160))
