@@ -35,6 +35,7 @@ import torch
 from rotbgr_core.docorient import (
     DocOrienter,
     Fusion,
+    fused_class,
     fused_decision,
     fused_scores,
     fusion_features,
@@ -144,7 +145,7 @@ def fit(records: list[dict[str, Any]], orienter: DocOrienter, windows: int) -> F
     truths = [true_class(r["angle"], r["mirrored"], r["skew_angle"]) for r in pages]
     best_weight, best_right = DOC_WEIGHTS[0], -1
     for weight in DOC_WEIGHTS:
-        right = sum(int(np.argmax(fused_scores(r["base_scores"], s, weight))) == t
+        right = sum(fused_class(fused_scores(r["base_scores"], s, weight)) == t
                     for r, s, t in zip(pages, scores, truths, strict=True))
         LOG.info("window weight %.2f: %d/%d fully correct", weight, right, len(pages))
         if right > best_right:
@@ -153,7 +154,7 @@ def fit(records: list[dict[str, Any]], orienter: DocOrienter, windows: int) -> F
     for record, window_scores, truth in zip(pages, scores, truths, strict=True):
         fused = fused_scores(record["base_scores"], window_scores, best_weight)
         features.append(fusion_features(record["base_scores"], window_scores, best_weight, record["skew_strength"]))
-        labels.append(float(int(np.argmax(fused)) == truth))
+        labels.append(float(fused_class(fused) == truth))
     coef = fit_logistic(np.array(features), np.array(labels))
     return Fusion(doc_weight=best_weight, windows=windows, coef=tuple(float(v) for v in coef))
 

@@ -147,3 +147,16 @@ def test_fusion_fit_learns_the_window_weight_and_a_confidence() -> None:
     # An untrained window network must not override a right main model: the smallest weight wins.
     assert fusion.doc_weight == 0.25
     assert result["fully_correct"] >= 0.9 and result["pages"] == 40
+
+
+def test_a_page_is_answered_mirrored_only_when_clearly_so() -> None:
+    from rotbgr_core.docorient import PAGE_MIRROR_MARGIN, fused_class
+
+    scores = np.full(8, -20.0)
+    scores[4], scores[5] = -1.0, -1.0 + PAGE_MIRROR_MARGIN / 2  # turn 2; mirrored likelier, but not by the margin
+    assert fused_class(scores) == 4
+    scores[5] = -1.0 + PAGE_MIRROR_MARGIN + 0.5
+    assert fused_class(scores) == 5
+    # The turn is chosen on both readings together: turn 1 wins with two middling readings over one better one.
+    scores = np.log(np.array([0.30, 0.0001, 0.25, 0.25, 0.1, 0.0001, 0.1, 0.0001]))
+    assert fused_class(scores) == 2
