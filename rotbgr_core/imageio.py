@@ -33,8 +33,6 @@ MAX_PIXELS = 300_000_000
 PREDICTION_SIZE = 1024
 #: ``Image.info`` key that :func:`load_for_prediction` sets on images decoded from 1-bit (bitonal) files.
 BITONAL_KEY = "rotbgr.bitonal"
-#: Gamma that darkens the grey a bitonal page's strokes become once shrunk (chosen on the calibration scans).
-BITONAL_GAMMA = 3.0
 
 #: PDFium is not thread-safe, not even across documents: every use holds this lock.
 PDFIUM_LOCK = threading.RLock()
@@ -329,18 +327,6 @@ def _render_pdf_page_unlocked(path: str, page: int, long_side: int | None, dpi: 
         document.close()
 
 
-def darken_strokes(image: Image.Image, gamma: float = BITONAL_GAMMA) -> Image.Image:
-    """Darken the partly inked pixels of a shrunk 1-bit page.
-
-    A one-pixel stroke of a bitonal scan averages to light grey once the page is
-    shrunk for prediction, and the page's ink cues (skew, text windows) then
-    miss it. ``v -> 255 (v / 255) ** gamma`` keeps paper white and ink black and
-    turns a third of ink coverage into two thirds of darkness.
-    """
-    lut = [round(255.0 * (level / 255.0) ** gamma) for level in range(256)]
-    return image.point(lut * len(image.getbands()))
-
-
 def load_for_prediction(
     item: InputItem | str, max_side: int = PREDICTION_SIZE, apply_exif: bool = False
 ) -> Image.Image:
@@ -349,8 +335,8 @@ def load_for_prediction(
     JPEGs decode at reduced size in the DCT domain (draft mode) and large images
     are reduced right after decoding, so full-size pixels are never kept around.
     EXIF orientation is ignored unless ``apply_exif`` is set (SPEC section 2).
-    Images from 1-bit files have their strokes darkened (:func:`darken_strokes`)
-    and carry ``info[BITONAL_KEY]``: a bitonal file is a page, not a photo.
+    Images from 1-bit files carry ``info[BITONAL_KEY]`` (the predictor reads
+    them as pages, see :mod:`rotbgr_core.learned`).
     """
     if isinstance(item, str):
         item = InputItem(item)
@@ -379,7 +365,6 @@ def load_for_prediction(
             image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
         rgb = to_rgb(image)
         if bitonal:
-            rgb = darken_strokes(rgb)
             rgb.info[BITONAL_KEY] = True
         # ``rgb`` may be the opened image itself: hand back an independent copy,
         # because closing the file below invalidates the opened image.
