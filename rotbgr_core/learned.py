@@ -81,6 +81,11 @@ def to_view(image: U8Array, size: int = VIEW_SIZE) -> FloatArray:
     return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
+def _is_bitonal(image: Image.Image) -> bool:
+    """A 1-bit image, or one decoded from a 1-bit file (:data:`rotbgr_core.imageio.BITONAL_KEY`)."""
+    return image.mode == "1" or bool(image.info.get(BITONAL_KEY))
+
+
 def darken_strokes(pixels: U8Array) -> U8Array:
     """Darken the partly inked pixels of a shrunk 1-bit page (``v -> 255 (v / 255) ** BITONAL_GAMMA``).
 
@@ -495,7 +500,7 @@ class LearnedPredictor:
         edges: list[tuple[float, float]] = []
         for image in images:
             rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
-            if image.info.get(BITONAL_KEY):
+            if _is_bitonal(image):
                 rgb = darken_strokes(rgb)
             gray = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
             angle, strength = edge_orientation(gray)
@@ -507,7 +512,7 @@ class LearnedPredictor:
             RawResult(edge[0], edge[1], float(doc[i]), log_probs[i], float(residual[i])) for i, edge in enumerate(edges)
         ]
         for raw, image in zip(results, images, strict=True):
-            if image.info.get(BITONAL_KEY):
+            if _is_bitonal(image):
                 # Two-level files are fax and line-art scans: pages, whatever the shrunk view looks like.
                 raw.doc_prob = max(raw.doc_prob, BITONAL_DOC_PROB)
         photos = [i for i, raw in enumerate(results) if raw.doc_prob < self.calibration.doc_threshold]

@@ -125,6 +125,12 @@ def test_thin_stroked_bitonal_scans_are_read_as_pages(
         estimate = predictor.predict_images([load_for_prediction(str(path))])[0]
         assert estimate.kind == "document", (angle, estimate)
         assert angle_difference(estimate.angle, angle) < 0.5, (angle, estimate)
+    # A 1-bit image handed straight to the library is a page too (shrunk as 1-bit, this one looked like a photo).
+    with Image.open(path) as bitonal:
+        small = bitonal.copy()
+    small.thumbnail((1000, 1000))
+    assert small.mode == "1"
+    assert predictor.predict_images([small])[0].kind == "document"
 
 
 def test_photos_quarter_turns(predictor: DocumentAwarePredictor) -> None:
