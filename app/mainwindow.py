@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import os
 import sys
@@ -39,6 +40,7 @@ from app.exportdialog import ExportDialog, ExportService
 from app.grid import Filmstrip, GridView, ThumbnailDelegate
 from app.inference import InferenceService, PredictorFactory, RateMeter, default_factory
 from app.itemsmodel import ItemsModel
+from app.learn import LearnDialog, write_review
 from app.model import Item, ItemFilter, ItemState, Session, SessionStore, SortKey, matches, write_decisions
 from app.preview import PreviewService
 from app.qtcompat import protect_singletons
@@ -315,6 +317,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(a.export)
         file_menu.addAction(a.export_decisions)
+        file_menu.addAction(a.learn)
         file_menu.addSeparator()
         file_menu.addAction(a.settings)
         file_menu.addSeparator()
@@ -388,6 +391,7 @@ class MainWindow(QMainWindow):
         a.open_sample.triggered.connect(lambda: self.open_folder(str(theme.SAMPLE_FOLDER)))
         a.export.triggered.connect(self.show_export)
         a.export_decisions.triggered.connect(self.export_decisions)
+        a.learn.triggered.connect(self.show_learn)
         a.settings.triggered.connect(self.show_settings)
         a.quit.triggered.connect(self.close)
         a.accept.triggered.connect(lambda: self._decide(True))
@@ -910,6 +914,7 @@ class MainWindow(QMainWindow):
         a.view_grid.setEnabled(self.session is not None)
         a.export.setEnabled(self.session is not None)
         a.export_decisions.setEnabled(self.session is not None)
+        a.learn.setEnabled(self.session is not None)
         a.view_grid.setCheckable(True)
         a.view_detail.setCheckable(True)
         a.view_grid.setChecked(self.page == PAGE_GRID)
@@ -1054,6 +1059,24 @@ class MainWindow(QMainWindow):
                 self.store.save(session)
             except OSError as exc:
                 self.statusBar().showMessage(f"Could not save the review: {exc}", 8000)
+
+    def show_learn(self) -> LearnDialog | None:
+        """Open "Learn from This Folder" for the open folder (non-modal: review goes on); returns it."""
+        if self.session is None:
+            return None
+        models = self.paths.data / "models"
+        decisions = models / "review-decisions.jsonl"
+        try:
+            reviewed = write_review(self.session.items, self.session.folder, decisions)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Could not write the review for learning: {exc}", 8000)
+            reviewed = 0
+        dialog = LearnDialog(self.session.folder, models, self.paths.cache / "from-folder", self.prefs.weights,
+                             decisions if reviewed else None, reviewed, self)
+        dialog.setWindowModality(Qt.WindowModality.NonModal)
+        dialog.adopt.connect(lambda path: self.apply_preferences(dataclasses.replace(self.prefs, weights=path)))
+        dialog.open()
+        return dialog
 
     def export_decisions(self, path: str | None = None) -> Path | None:
         """Save every item's decision as CSV or JSONL (by the file's suffix)."""
