@@ -129,6 +129,15 @@ async def scenario(window: MainWindow) -> None:
     save(composite(window, settings), "settings")
     settings.reject()
 
+    learn = window.show_learn()
+    assert learn is not None
+    learn.steps.setValue(30)
+    learn.start()
+    await wait_for(lambda: not learn.running, timeout=600)
+    await asyncio.sleep(0.3)
+    save(composite(window, learn), "learn")
+    learn.reject()
+
     batch = WORK / "Scans" / "batch"
     batch.mkdir()
     for i in range(12):
