@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
         self._scan_worker: GeneratorWorker | None = None
         self._open_task: asyncio.Future[None] | None = None
         self._export_dialog: ExportDialog | None = None
+        self._learn_dialog: LearnDialog | None = None
         self._pending_select: str | None = None
         self._rate = RateMeter()
         self._last_progress = 0.0
@@ -1064,6 +1065,9 @@ class MainWindow(QMainWindow):
         """Open "Learn from This Folder" for the open folder (non-modal: review goes on); returns it."""
         if self.session is None:
             return None
+        if self._learn_dialog is not None and self._learn_dialog.isVisible():
+            self._learn_dialog.raise_()
+            return self._learn_dialog
         models = self.paths.data / "models"
         decisions = models / "review-decisions.jsonl"
         try:
@@ -1075,6 +1079,7 @@ class MainWindow(QMainWindow):
                              decisions if reviewed else None, reviewed, self)
         dialog.setWindowModality(Qt.WindowModality.NonModal)
         dialog.adopt.connect(lambda path: self.apply_preferences(dataclasses.replace(self.prefs, weights=path)))
+        self._learn_dialog = dialog
         dialog.open()
         return dialog
 
@@ -1181,6 +1186,8 @@ class MainWindow(QMainWindow):
             self._open_task.cancel()
         if self._scan_worker is not None:
             self._scan_worker.cancel()
+        if self._learn_dialog is not None:
+            self._learn_dialog.stop()  # a training child process is killed: it writes nothing
         self.exporter.shutdown()  # the file being written is finished (or removed), then it stops
         self.inference.shutdown()
         self.scan_pool.drain()

@@ -69,3 +69,19 @@ def test_stopping_a_run_writes_nothing(qtbot, make_window, tmp_path: Path) -> No
     assert list(dialog.models_dir.glob("*.pt")) == []
     assert dialog.start_button.isEnabled()
     dialog.reject()
+
+
+def test_closing_the_window_stops_the_training(qtbot, make_window, tmp_path: Path) -> None:
+    folder = tmp_path / "pictures"
+    make_folder(folder, 12)
+    window = make_window(FixedPredictor(angle=0.0, kind="photo"))
+    window.open_folder(str(folder))
+    wait_idle(qtbot, window)
+    dialog = window.show_learn()
+    assert window.show_learn() is dialog  # one at a time
+    dialog.start()
+    process = dialog.process
+    qtbot.waitUntil(lambda: dialog.log.toPlainText() != "", timeout=60_000)
+    window.close()
+    assert process.state() == process.ProcessState.NotRunning
+    assert list(dialog.models_dir.glob("*.pt")) == []
