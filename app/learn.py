@@ -32,6 +32,8 @@ from PySide6.QtWidgets import (
 
 from app.model import Item, decision_record
 
+#: Below this many pictures the dialog says that the held-out check is rough.
+FEW_PICTURES = 50
 #: Decision states the trainer learns from (``rotbgr_core.training.train.REVIEWED_STATES``).
 REVIEWED = ("accepted", "adjusted", "exported")
 
@@ -90,11 +92,12 @@ class LearnDialog(QDialog):
     adopt = Signal(str)
 
     def __init__(self, folder: str, models_dir: Path, work_dir: Path, weights: str = "",
-                 decisions: Path | None = None, reviewed: int = 0, parent: QWidget | None = None) -> None:
+                 decisions: Path | None = None, reviewed: int = 0, pictures: int | None = None,
+                 parent: QWidget | None = None) -> None:
         """Offer a run on ``folder``.
 
         ``models_dir`` receives the new weights, ``work_dir`` the trainer's checkpoints; ``decisions`` is the
-        review written by :func:`write_review` (``reviewed`` records).
+        review written by :func:`write_review` (``reviewed`` records); ``pictures``: how many the folder has.
         """
         super().__init__(parent)
         self.work_dir = work_dir
@@ -124,7 +127,7 @@ class LearnDialog(QDialog):
         self.use_review.setChecked(decisions is not None and reviewed > 0)
         self.use_review.setEnabled(decisions is not None and reviewed > 0)
         form = QFormLayout()
-        form.addRow("Folder", QLabel(folder))
+        form.addRow("Folder", QLabel(folder if pictures is None else f"{folder} ({pictures:,} pictures)"))
         form.addRow("Training", self.steps)
         form.addRow("", self.use_review)
         self.progress = QProgressBar()
@@ -152,8 +155,17 @@ class LearnDialog(QDialog):
         self.stop_button.clicked.connect(self.stop)
         self.close_button.clicked.connect(self.reject)
         self.use_button.clicked.connect(self._use)
+        self.hint = QLabel("")
+        self.hint.setWordWrap(True)
+        if pictures is not None and pictures < FEW_PICTURES:
+            self.hint.setText(
+                f"Only {pictures:,} pictures: the check on the fifth kept aside is rough, and the trainer needs at "
+                f"least 10. A few hundred upright pictures teach more."
+            )
+        self.hint.setVisible(bool(self.hint.text()))
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
+        layout.addWidget(self.hint)
         layout.addLayout(form)
         layout.addWidget(self.progress)
         layout.addWidget(self.log, 1)

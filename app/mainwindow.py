@@ -1075,8 +1075,9 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             self.statusBar().showMessage(f"Could not write the review for learning: {exc}", 8000)
             reviewed = 0
+        pictures = len({item.key.split("#")[0] for item in self.session.items})
         dialog = LearnDialog(self.session.folder, models, self.paths.cache / "from-folder", self.prefs.weights,
-                             decisions if reviewed else None, reviewed, self)
+                             decisions if reviewed else None, reviewed, pictures, self)
         dialog.setWindowModality(Qt.WindowModality.NonModal)
         dialog.adopt.connect(lambda path: self.apply_preferences(dataclasses.replace(self.prefs, weights=path)))
         self._learn_dialog = dialog

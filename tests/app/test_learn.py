@@ -28,6 +28,7 @@ def test_learning_runs_the_trainer_and_offers_only_a_better_model(qtbot, make_wi
     keys = [item.key for item in window.session.items[:3]]
     window.session.accept(keys)
     dialog = window.show_learn()
+    assert "Only 12 pictures" in dialog.hint.text()
     # The review went to a file beside the app's data (never into the folder), with absolute image paths.
     assert dialog.use_review.isChecked()
     records = [json.loads(line) for line in dialog.decisions.read_text().splitlines()]
