@@ -30,8 +30,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("export", "&Export Images…", "File", ("Ctrl+E",), "export", "Write corrected copies of the images"),
     Spec("export_decisions", "Export &Decisions…", "File", ("Ctrl+Shift+E",), "decisions",
          "Save every item's state and final correction as CSV or JSONL"),
-    Spec("learn", "&Learn from This Folder…", "File", (), "",
-         "Fine-tune the model on this folder's upright pictures and your review; offered only if it does better"),
+    Spec("learn", "&Learn from Upright Pictures…", "File", (), "",
+         "Fine-tune the model on a folder of upright pictures and your review; offered only if it does better"),
     Spec("settings", "Se&ttings…", "File", ("Ctrl+,",), "settings", "Device, batch size, crop defaults, threshold"),
     Spec("quit", "&Quit", "File", ("Ctrl+Q",), "", "Quit (your review is saved)"),
     # Review

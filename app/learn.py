@@ -1,5 +1,7 @@
-"""Learn from this folder: fine-tune the model on the open folder's pictures and the review's decisions.
+"""Learn from upright pictures: fine-tune the model on a folder of upright pictures and the review's decisions.
 
+The folder is one the user knows to be upright (a photo library, say), not the folder under review, whose pictures
+are the ones to fix: those teach through the review, each turned upright by its confirmed correction.
 The work is ``rotbgr train --from-folder`` (:mod:`rotbgr_core.training.train`) run as a child process
 (``QProcess``): training holds the CPU for minutes, and a child keeps the window responsive, can be stopped at
 once, and cannot take the app down with it. The command holds out a fifth of the folder, scores the current and
@@ -20,8 +22,11 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -31,9 +36,18 @@ from PySide6.QtWidgets import (
 )
 
 from app.model import Item, decision_record
+from rotbgr_core.imageio import is_supported
 
 #: Below this many pictures the dialog says that the held-out check is rough.
 FEW_PICTURES = 50
+#: The trainer's least number of pictures.
+MIN_PICTURES = 10
+
+
+def count_pictures(folder: Path) -> int:
+    """How many pictures the trainer would read in ``folder`` (and below); PDFs are not pictures here."""
+    return sum(1 for path in folder.rglob("*")
+               if path.is_file() and is_supported(str(path)) and path.suffix.lower() != ".pdf")
 #: Decision states the trainer learns from (``rotbgr_core.training.train.REVIEWED_STATES``).
 REVIEWED = ("accepted", "adjusted", "exported")
 
@@ -87,23 +101,23 @@ class LearnDialog(QDialog):
 
     Signals:
         adopt(str): the user chose to use the new weights file.
+        started(str): a run started on this folder of upright pictures.
     """
 
     adopt = Signal(str)
+    started = Signal(str)
 
-    def __init__(self, folder: str, models_dir: Path, work_dir: Path, weights: str = "",
-                 decisions: Path | None = None, reviewed: int = 0, pictures: int | None = None,
-                 parent: QWidget | None = None) -> None:
-        """Offer a run on ``folder``.
+    def __init__(self, models_dir: Path, work_dir: Path, weights: str = "", decisions: Path | None = None,
+                 reviewed: int = 0, folder: str = "", parent: QWidget | None = None) -> None:
+        """Offer a run.
 
         ``models_dir`` receives the new weights, ``work_dir`` the trainer's checkpoints; ``decisions`` is the
-        review written by :func:`write_review` (``reviewed`` records); ``pictures``: how many the folder has.
+        review written by :func:`write_review` (``reviewed`` records); ``folder``: the upright pictures, if known.
         """
         super().__init__(parent)
-        self.work_dir = work_dir
-        self.setWindowTitle("Learn from This Folder")
-        self.folder = folder
+        self.setWindowTitle("Learn from Upright Pictures")
         self.models_dir = models_dir
+        self.work_dir = work_dir
         self.weights = weights
         self.decisions = decisions
         self.reviewed = reviewed
@@ -113,11 +127,19 @@ class LearnDialog(QDialog):
         self._stdout = ""
 
         intro = QLabel(
-            "RotBGR turns the upright pictures of this folder in every way and learns from them. A fifth of the "
+            "Choose a folder of pictures that are already upright, such as your photo library: RotBGR turns them "
+            "in every way and learns from them, and from the images you accepted or adjusted here. A fifth of the "
             "folder is kept aside to check the result: the new model is offered only if it does better there. "
             "The model you use now is never changed."
         )
         intro.setWordWrap(True)
+        self.folder_edit = QLineEdit(folder)
+        self.folder_edit.setPlaceholderText("A folder of upright pictures")
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._browse)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(browse)
         self.steps = QSpinBox()
         self.steps.setRange(1, 5000)
         self.steps.setValue(150)
@@ -127,9 +149,11 @@ class LearnDialog(QDialog):
         self.use_review.setChecked(decisions is not None and reviewed > 0)
         self.use_review.setEnabled(decisions is not None and reviewed > 0)
         form = QFormLayout()
-        form.addRow("Folder", QLabel(folder if pictures is None else f"{folder} ({pictures:,} pictures)"))
+        form.addRow("Upright pictures", folder_row)
         form.addRow("Training", self.steps)
         form.addRow("", self.use_review)
+        self.hint = QLabel("")
+        self.hint.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -155,23 +179,44 @@ class LearnDialog(QDialog):
         self.stop_button.clicked.connect(self.stop)
         self.close_button.clicked.connect(self.reject)
         self.use_button.clicked.connect(self._use)
-        self.hint = QLabel("")
-        self.hint.setWordWrap(True)
-        if pictures is not None and pictures < FEW_PICTURES:
-            self.hint.setText(
-                f"Only {pictures:,} pictures: the check on the fifth kept aside is rough, and the trainer needs at "
-                f"least 10. A few hundred upright pictures teach more."
-            )
-        self.hint.setVisible(bool(self.hint.text()))
+        self.folder_edit.textChanged.connect(self._check_folder)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
-        layout.addWidget(self.hint)
         layout.addLayout(form)
+        layout.addWidget(self.hint)
         layout.addWidget(self.progress)
         layout.addWidget(self.log, 1)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
-        self.resize(620, 460)
+        self.resize(640, 480)
+        self._check_folder()
+
+    @property
+    def folder(self) -> str:
+        """The chosen folder of upright pictures."""
+        return self.folder_edit.text().strip()
+
+    def _browse(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "A folder of upright pictures", self.folder or str(Path.home()))
+        if chosen:
+            self.folder_edit.setText(chosen)
+
+    def _check_folder(self) -> None:
+        """Count the folder's pictures; Start needs at least the trainer's 10."""
+        folder = Path(self.folder) if self.folder else None
+        count = count_pictures(folder) if folder is not None and folder.is_dir() else 0
+        if folder is None:
+            self.hint.setText("")
+        elif not folder.is_dir():
+            self.hint.setText("This folder does not exist.")
+        elif count < MIN_PICTURES:
+            self.hint.setText(f"{count:,} pictures here: the training needs at least {MIN_PICTURES}.")
+        elif count < FEW_PICTURES:
+            self.hint.setText(f"{count:,} pictures: the check on the fifth kept aside is rough; a few hundred "
+                              f"upright pictures teach more.")
+        else:
+            self.hint.setText(f"{count:,} pictures.")
+        self.start_button.setEnabled(count >= MIN_PICTURES and not self.running)
 
     @property
     def running(self) -> bool:
@@ -180,7 +225,7 @@ class LearnDialog(QDialog):
 
     def start(self) -> None:
         """Start the training process."""
-        if self.running:
+        if self.running or not self.folder:
             return
         self.models_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -201,10 +246,12 @@ class LearnDialog(QDialog):
         self.progress.setRange(0, 0)  # busy
         self.status.setText("Learning… you can go on reviewing meanwhile.")
         self.start_button.setEnabled(False)
+        self.folder_edit.setEnabled(False)
         self.steps.setEnabled(False)
         self.use_review.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.use_button.setVisible(False)
+        self.started.emit(self.folder)
         process.start(sys.executable, learn_command(self.folder, self.steps.value(), self.out, self.work_dir,
                                                     self.weights, corrections))
 
@@ -260,9 +307,10 @@ class LearnDialog(QDialog):
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         self.status.setText(message)
-        self.start_button.setEnabled(True)
         self.start_button.setText("Start Again")
+        self.folder_edit.setEnabled(True)
         self.steps.setEnabled(True)
+        self._check_folder()
         self.use_review.setEnabled(self.decisions is not None and self.reviewed > 0)
         self.stop_button.setEnabled(False)
 

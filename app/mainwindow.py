@@ -915,7 +915,6 @@ class MainWindow(QMainWindow):
         a.view_grid.setEnabled(self.session is not None)
         a.export.setEnabled(self.session is not None)
         a.export_decisions.setEnabled(self.session is not None)
-        a.learn.setEnabled(self.session is not None)
         a.view_grid.setCheckable(True)
         a.view_detail.setCheckable(True)
         a.view_grid.setChecked(self.page == PAGE_GRID)
@@ -1061,23 +1060,27 @@ class MainWindow(QMainWindow):
             except OSError as exc:
                 self.statusBar().showMessage(f"Could not save the review: {exc}", 8000)
 
-    def show_learn(self) -> LearnDialog | None:
-        """Open "Learn from This Folder" for the open folder (non-modal: review goes on); returns it."""
-        if self.session is None:
-            return None
+    def _remember_learn_folder(self, folder: str) -> None:
+        if folder != self.prefs.learn_folder:
+            self.prefs = dataclasses.replace(self.prefs, learn_folder=folder)
+            save_preferences(self.prefs, self.paths)
+
+    def show_learn(self) -> LearnDialog:
+        """Open "Learn from Upright Pictures", with the open folder's review (non-modal: review goes on)."""
         if self._learn_dialog is not None and self._learn_dialog.isVisible():
             self._learn_dialog.raise_()
             return self._learn_dialog
         models = self.paths.data / "models"
         decisions = models / "review-decisions.jsonl"
-        try:
-            reviewed = write_review(self.session.items, self.session.folder, decisions)
-        except OSError as exc:
-            self.statusBar().showMessage(f"Could not write the review for learning: {exc}", 8000)
-            reviewed = 0
-        pictures = len({item.key.split("#")[0] for item in self.session.items})
-        dialog = LearnDialog(self.session.folder, models, self.paths.cache / "from-folder", self.prefs.weights,
-                             decisions if reviewed else None, reviewed, pictures, self)
+        reviewed = 0
+        if self.session is not None:
+            try:
+                reviewed = write_review(self.session.items, self.session.folder, decisions)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Could not write the review for learning: {exc}", 8000)
+        dialog = LearnDialog(models, self.paths.cache / "from-folder", self.prefs.weights,
+                             decisions if reviewed else None, reviewed, self.prefs.learn_folder, self)
+        dialog.started.connect(self._remember_learn_folder)
         dialog.setWindowModality(Qt.WindowModality.NonModal)
         dialog.adopt.connect(lambda path: self.apply_preferences(dataclasses.replace(self.prefs, weights=path)))
         self._learn_dialog = dialog

@@ -100,6 +100,7 @@ class Preferences:
     thumbnail_size: int = field(default=176, metadata=_range(96, 320))
     weights: str = field(default="", metadata={"text": True})
     export_dir: str = field(default="", metadata={"text": True})
+    learn_folder: str = field(default="", metadata={"text": True})  # the last folder of upright pictures learnt from
     export_format: str = field(default="keep", metadata=_choice(*EXPORT_FORMATS))
     export_quality: int = field(default=0, metadata=_range(0, 100))  # 0: like the input
     export_naming: str = field(default="suffix", metadata=_choice(*EXPORT_NAMING))

@@ -23,6 +23,7 @@ WORK = Path(tempfile.mkdtemp(prefix="rotbgr-shots-"))
 os.environ["ROTBGR_APP_HOME"] = str(WORK / "home")
 
 import qasync  # noqa: E402
+from PIL import Image  # noqa: E402
 from PySide6.QtCore import QPoint, QRect, Qt  # noqa: E402
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
@@ -129,8 +130,16 @@ async def scenario(window: MainWindow) -> None:
     save(composite(window, settings), "settings")
     settings.reject()
 
+    library = WORK / "Pictures" / "Holidays"
+    library.mkdir(parents=True)
+    upright = ROOT / "tests" / "resources" / "upright"
+    for i in range(16):  # crops of the upright test pictures stand in for a photo library
+        with Image.open(upright / ("astronaut.jpg", "chelsea.jpg", "rocket.jpg")[i % 3]) as picture:
+            width, height = picture.size
+            box = (i * width // 40, i * height // 50, width - i * width // 60, height - i * height // 70)
+            picture.convert("RGB").crop(box).save(library / f"holiday_{i:02d}.jpg", quality=90)
     learn = window.show_learn()
-    assert learn is not None
+    learn.folder_edit.setText(str(library))
     learn.steps.setValue(30)
     learn.start()
     await wait_for(lambda: not learn.running, timeout=600)

@@ -1,4 +1,4 @@
-"""Learn from This Folder: the real trainer runs as a child process; its result is offered, used or refused."""
+"""Learn from Upright Pictures: the real trainer runs as a child process; its result is offered, used or refused."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from app.learn import learn_command, read_summary
 from app.model import ItemState
+from app.settings import load_preferences
 from tests.app.conftest import FixedPredictor, make_folder, wait_idle
 
 
@@ -19,25 +20,42 @@ def test_summary_is_the_last_json_object_with_a_verdict() -> None:
     assert "--weights" not in args
 
 
+def test_start_needs_a_folder_of_at_least_ten_pictures(qtbot, make_window, tmp_path: Path) -> None:
+    window = make_window(FixedPredictor())
+    dialog = window.show_learn()  # no folder open: the review is simply empty
+    assert not dialog.start_button.isEnabled() and not dialog.use_review.isEnabled()
+    make_folder(tmp_path / "few", 4)
+    dialog.folder_edit.setText(str(tmp_path / "few"))
+    assert not dialog.start_button.isEnabled() and "at least 10" in dialog.hint.text()
+    dialog.folder_edit.setText(str(tmp_path / "missing"))
+    assert not dialog.start_button.isEnabled() and "does not exist" in dialog.hint.text()
+    make_folder(tmp_path / "enough", 12)
+    dialog.folder_edit.setText(str(tmp_path / "enough"))
+    assert dialog.start_button.isEnabled() and "rough" in dialog.hint.text()
+    dialog.reject()
+
+
 def test_learning_runs_the_trainer_and_offers_only_a_better_model(qtbot, make_window, tmp_path: Path) -> None:
-    folder = tmp_path / "pictures"
-    make_folder(folder, 12, size=(160, 120))
+    review = tmp_path / "to_fix"
+    make_folder(review, 6, lambda i: 90.0 * (i % 4))
+    upright = tmp_path / "library"
+    make_folder(upright, 12, size=(160, 120))
     window = make_window(FixedPredictor(angle=0.0, kind="photo"))
-    window.open_folder(str(folder))
+    window.open_folder(str(review))
     wait_idle(qtbot, window)
     keys = [item.key for item in window.session.items[:3]]
     window.session.accept(keys)
     dialog = window.show_learn()
-    assert "Only 12 pictures" in dialog.hint.text()
-    # The review went to a file beside the app's data (never into the folder), with absolute image paths.
+    # The review went to a file beside the app's data (never into a folder of the user's), with absolute paths.
     assert dialog.use_review.isChecked()
     records = [json.loads(line) for line in dialog.decisions.read_text().splitlines()]
     assert sorted(Path(r["path"]) for r in records) == sorted(Path(k) for k in keys)
     assert all(Path(r["path"]).is_absolute() and r["state"] == "accepted" for r in records)
-    assert sorted(p.name for p in folder.iterdir()) == [f"img_{i:03d}.png" for i in range(12)]
+    dialog.folder_edit.setText(str(upright))
     dialog.steps.setValue(2)
     dialog.start()
     assert dialog.running and not dialog.start_button.isEnabled()
+    assert load_preferences(window.paths).learn_folder == str(upright)  # offered again next time
     qtbot.waitUntil(lambda: not dialog.running and dialog.summary is not None, timeout=300_000)
     summary = dialog.summary
     assert summary["held_out"] > 0 and summary["corrections"] >= 0
@@ -52,16 +70,14 @@ def test_learning_runs_the_trainer_and_offers_only_a_better_model(qtbot, make_wi
         assert "nothing was saved" in dialog.status.text()
         dialog.reject()
     assert window.session.get(keys[0]).state == ItemState.ACCEPTED  # the review is untouched
+    assert sorted(p.name for p in upright.iterdir()) == [f"img_{i:03d}.png" for i in range(12)]
 
 
 def test_stopping_a_run_writes_nothing(qtbot, make_window, tmp_path: Path) -> None:
-    folder = tmp_path / "pictures"
-    make_folder(folder, 12)
+    make_folder(tmp_path / "library", 12)
     window = make_window(FixedPredictor(angle=0.0, kind="photo"))
-    window.open_folder(str(folder))
-    wait_idle(qtbot, window)
     dialog = window.show_learn()
-    assert not dialog.use_review.isEnabled()  # nothing reviewed yet
+    dialog.folder_edit.setText(str(tmp_path / "library"))
     dialog.start()
     qtbot.waitUntil(lambda: dialog.log.toPlainText() != "" or not dialog.running, timeout=60_000)
     dialog.stop()
@@ -73,13 +89,11 @@ def test_stopping_a_run_writes_nothing(qtbot, make_window, tmp_path: Path) -> No
 
 
 def test_closing_the_window_stops_the_training(qtbot, make_window, tmp_path: Path) -> None:
-    folder = tmp_path / "pictures"
-    make_folder(folder, 12)
+    make_folder(tmp_path / "library", 12)
     window = make_window(FixedPredictor(angle=0.0, kind="photo"))
-    window.open_folder(str(folder))
-    wait_idle(qtbot, window)
     dialog = window.show_learn()
     assert window.show_learn() is dialog  # one at a time
+    dialog.folder_edit.setText(str(tmp_path / "library"))
     dialog.start()
     process = dialog.process
     qtbot.waitUntil(lambda: dialog.log.toPlainText() != "", timeout=60_000)
