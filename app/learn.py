@@ -35,8 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model import Item, decision_record
-from rotbgr_core.imageio import is_supported
+from app.model import Item, atomic_write_text, decision_record
 
 #: Below this many pictures the dialog says that the held-out check is rough.
 FEW_PICTURES = 50
@@ -45,11 +44,10 @@ MIN_PICTURES = 10
 
 
 def count_pictures(folder: Path) -> int:
-    """How many pictures the trainer would read in ``folder`` (and below); PDFs are not pictures here."""
-    return sum(1 for path in folder.rglob("*")
-               if path.is_file() and is_supported(str(path)) and path.suffix.lower() != ".pdf")
-#: Decision states the trainer learns from (``rotbgr_core.training.train.REVIEWED_STATES``).
-REVIEWED = ("accepted", "adjusted", "exported")
+    """How many pictures the trainer would read in ``folder`` (and below)."""
+    from rotbgr_core.training.train import is_folder_picture
+
+    return sum(1 for path in folder.rglob("*") if is_folder_picture(path))
 
 
 def write_review(items: Iterable[Item], folder: str, path: Path) -> int:
@@ -57,18 +55,17 @@ def write_review(items: Iterable[Item], folder: str, path: Path) -> int:
 
     The file goes beside the app's own data, never into the user's folder; it is replaced whole.
     """
+    from rotbgr_core.training.train import REVIEWED_STATES
+
     lines = []
     for item in items:
         record = decision_record(item)
-        if record["state"] not in REVIEWED or record["final_angle"] is None:
+        if record["state"] not in REVIEWED_STATES or record["final_angle"] is None:
             continue
         image = Path(item.key)
         record["path"] = str(image if image.is_absolute() else Path(folder) / image)
-        lines.append(json.dumps(record))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    partial.replace(path)
+        lines.append(json.dumps(record) + "\n")
+    atomic_write_text(path, "".join(lines))
     return len(lines)
 
 

@@ -498,9 +498,10 @@ class LearnedPredictor:
         grays: list[U8Array] = []
         views: list[FloatArray] = []
         edges: list[tuple[float, float]] = []
-        for image in images:
+        bitonal = [_is_bitonal(image) for image in images]
+        for image, two_level in zip(images, bitonal, strict=True):
             rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
-            if _is_bitonal(image):
+            if two_level:
                 rgb = darken_strokes(rgb)
             gray = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
             angle, strength = edge_orientation(gray)
@@ -511,8 +512,8 @@ class LearnedPredictor:
         results = [
             RawResult(edge[0], edge[1], float(doc[i]), log_probs[i], float(residual[i])) for i, edge in enumerate(edges)
         ]
-        for raw, image in zip(results, images, strict=True):
-            if _is_bitonal(image):
+        for raw, two_level in zip(results, bitonal, strict=True):
+            if two_level:
                 # Two-level files are fax and line-art scans: pages, whatever the shrunk view looks like.
                 raw.doc_prob = max(raw.doc_prob, BITONAL_DOC_PROB)
         photos = [i for i, raw in enumerate(results) if raw.doc_prob < self.calibration.doc_threshold]

@@ -484,12 +484,17 @@ def calibrate(
 HELD_OUT_VIEWS = 8
 
 
-def _folder_rows(folder: Path) -> list[dict]:
+def is_folder_picture(path: Path) -> bool:
+    """Whether ``--from-folder`` reads this file as a picture (any supported image; PDFs are not pictures here)."""
     from rotbgr_core.imageio import is_supported
 
+    return path.is_file() and is_supported(str(path)) and path.suffix.lower() != ".pdf"
+
+
+def _folder_rows(folder: Path) -> list[dict]:
     rows = []
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and is_supported(str(path)) and path.suffix.lower() != ".pdf":
+        if is_folder_picture(path):
             part = int(hashlib.sha1(path.name.encode("utf-8", "surrogateescape")).hexdigest(), 16) % 5
             rows.append({"path": str(path), "held_out": part == 0})
     return rows
