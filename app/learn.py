@@ -10,6 +10,7 @@ the fine-tuned model on it, and writes new weights only if they score better; th
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import time
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QProcess, QProcessEnvironment, Signal
+from PySide6.QtCore import QProcess, QProcessEnvironment, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -43,11 +44,15 @@ FEW_PICTURES = 50
 MIN_PICTURES = 10
 
 
-def count_pictures(folder: Path) -> int:
-    """How many pictures the trainer would read in ``folder`` (and below)."""
+def count_pictures(folder: Path, limit: int = FEW_PICTURES) -> int:
+    """How many pictures the trainer would read in ``folder`` (and below), counting no further than ``limit``.
+
+    The dialog only needs to know "under 10", "under 50" or "enough": a photo library of 100,000 files (or a
+    half-typed ``/``) is not walked whole.
+    """
     from rotbgr_core.training.train import is_folder_picture
 
-    return sum(1 for path in folder.rglob("*") if is_folder_picture(path))
+    return sum(1 for _ in itertools.islice((p for p in folder.rglob("*") if is_folder_picture(p)), limit))
 
 
 def write_review(items: Iterable[Item], folder: str, path: Path) -> int:
@@ -178,7 +183,12 @@ class LearnDialog(QDialog):
         self.stop_button.clicked.connect(self.stop)
         self.close_button.clicked.connect(self.reject)
         self.use_button.clicked.connect(self._use)
-        self.folder_edit.textChanged.connect(self._check_folder)
+        # The folder is checked once typing pauses, not at every keystroke.
+        self._check_timer = QTimer(self)
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(300)
+        self._check_timer.timeout.connect(self._check_folder)
+        self.folder_edit.textChanged.connect(self._folder_edited)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
@@ -200,6 +210,10 @@ class LearnDialog(QDialog):
         if chosen:
             self.folder_edit.setText(chosen)
 
+    def _folder_edited(self) -> None:
+        self.start_button.setEnabled(False)
+        self._check_timer.start()
+
     def _check_folder(self) -> None:
         """Count the folder's pictures; Start needs at least the trainer's 10."""
         folder = Path(self.folder) if self.folder else None
@@ -214,7 +228,7 @@ class LearnDialog(QDialog):
             self.hint.setText(f"{count:,} pictures: the check on the fifth kept aside is rough; a few hundred "
                               f"upright pictures teach more.")
         else:
-            self.hint.setText(f"{count:,} pictures.")
+            self.hint.setText(f"{count:,} pictures or more.")
         self.start_button.setEnabled(count >= MIN_PICTURES and not self.running)
 
     @property

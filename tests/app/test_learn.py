@@ -26,12 +26,19 @@ def test_start_needs_a_folder_of_at_least_ten_pictures(qtbot, make_window, tmp_p
     assert not dialog.start_button.isEnabled() and not dialog.use_review.isEnabled()
     make_folder(tmp_path / "few", 4)
     dialog.folder_edit.setText(str(tmp_path / "few"))
-    assert not dialog.start_button.isEnabled() and "at least 10" in dialog.hint.text()
+    qtbot.waitUntil(lambda: "at least 10" in dialog.hint.text())
+    assert not dialog.start_button.isEnabled()
     dialog.folder_edit.setText(str(tmp_path / "missing"))
-    assert not dialog.start_button.isEnabled() and "does not exist" in dialog.hint.text()
+    qtbot.waitUntil(lambda: "does not exist" in dialog.hint.text())
+    assert not dialog.start_button.isEnabled()
     make_folder(tmp_path / "enough", 12)
     dialog.folder_edit.setText(str(tmp_path / "enough"))
-    assert dialog.start_button.isEnabled() and "rough" in dialog.hint.text()
+    assert not dialog.start_button.isEnabled()  # not before the folder is checked
+    qtbot.waitUntil(lambda: "rough" in dialog.hint.text())
+    assert dialog.start_button.isEnabled()
+    make_folder(tmp_path / "library", 60)
+    dialog.folder_edit.setText(str(tmp_path / "library"))
+    qtbot.waitUntil(lambda: dialog.hint.text() == "50 pictures or more.")
     dialog.reject()
 
 
@@ -52,6 +59,7 @@ def test_learning_runs_the_trainer_and_offers_only_a_better_model(qtbot, make_wi
     assert sorted(Path(r["path"]) for r in records) == sorted(Path(k) for k in keys)
     assert all(Path(r["path"]).is_absolute() and r["state"] == "accepted" for r in records)
     dialog.folder_edit.setText(str(upright))
+    qtbot.waitUntil(dialog.start_button.isEnabled)
     dialog.steps.setValue(2)
     dialog.start()
     assert dialog.running and not dialog.start_button.isEnabled()
@@ -78,6 +86,7 @@ def test_stopping_a_run_writes_nothing(qtbot, make_window, tmp_path: Path) -> No
     window = make_window(FixedPredictor(angle=0.0, kind="photo"))
     dialog = window.show_learn()
     dialog.folder_edit.setText(str(tmp_path / "library"))
+    qtbot.waitUntil(dialog.start_button.isEnabled)
     dialog.start()
     qtbot.waitUntil(lambda: dialog.log.toPlainText() != "" or not dialog.running, timeout=60_000)
     dialog.stop()
@@ -94,6 +103,7 @@ def test_closing_the_window_stops_the_training(qtbot, make_window, tmp_path: Pat
     dialog = window.show_learn()
     assert window.show_learn() is dialog  # one at a time
     dialog.folder_edit.setText(str(tmp_path / "library"))
+    qtbot.waitUntil(dialog.start_button.isEnabled)
     dialog.start()
     process = dialog.process
     qtbot.waitUntil(lambda: dialog.log.toPlainText() != "", timeout=60_000)
