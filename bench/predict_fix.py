@@ -10,7 +10,9 @@ half in 4:2:0 (1224 is not a multiple of 16: re-encoded).  Then it times:
 3. export only, with the true corrections (no model): the lossless and
    resampling paths' own speed;
 4. ``rotbgr predict`` and ``rotbgr fix`` as subprocesses, end to end (Python
-   start-up and imports included), each with its own peak RSS.
+   start-up and imports included), each with its own peak RSS; and ``rotbgr
+   predict`` on one image, the fixed cost of a run, so that the rate beyond it
+   (what a long batch sees) is printed too.
 
 Usage: ``python bench/predict_fix.py [--n 40] [--weights W] [--device auto] [--keep DIR] [--passes N]``
 (``make bench`` runs it with the defaults).
@@ -194,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     seconds, rss, code = run_child([*rotbgr, "predict", *model, "--device", args.device, str(inputs)])
     print(f"rotbgr predict (CLI, end to end): {args.n / seconds:6.2f} images/s ({seconds:.1f} s), exit {code}, "
           f"peak RSS {rss:.0f} MiB")
+    # One image: the fixed cost of a run (Python, ``import torch``, loading the weights). What the N-image run
+    # took beyond it is the throughput a long batch sees.
+    one, _, _ = run_child([*rotbgr, "predict", *model, "--device", args.device, min(truth)])
+    if args.n > 1 and seconds > one:
+        beyond = (args.n - 1) / (seconds - one)
+        print(f"rotbgr predict (CLI): start-up and one image {one:.1f} s; beyond it {beyond:6.2f} images/s")
     seconds, rss, code = run_child([*rotbgr, "fix", *model, "--device", args.device, str(inputs),
                                     "--output", str(base / "out-cli")])
     print(f"rotbgr fix (CLI, end to end):     {args.n / seconds:6.2f} images/s ({seconds:.1f} s), exit {code}, "

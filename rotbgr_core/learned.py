@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -426,6 +427,45 @@ def cpu_threads() -> int:
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
+def classical_workers() -> int:
+    """Threads for the per-image classical steps: ``$ROTBGR_CLASSICAL_THREADS``, else the cores (1 to 4)."""
+    configured = os.environ.get("ROTBGR_CLASSICAL_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _prepare(image: Image.Image, two_level: bool) -> tuple[U8Array, tuple[float, float], FloatArray]:
+    """One image's grey pixels, dominant edge orientation and global view (turned by that orientation)."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    if two_level:
+        rgb = darken_strokes(rgb)
+    gray = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+    angle, strength = edge_orientation(gray)
+    return gray, (angle, strength), to_view(rotate_inscribed(shrink(rgb), angle))
+
+
+def _read_page(raw: RawResult, gray: U8Array, patches: int) -> list[FloatArray]:
+    """A page's skew, deskewed ink and line cues (stored in ``raw``); returns its text patches' views."""
+    skew = estimate_skew(gray)
+    raw.skew_angle = skew.angle
+    raw.skew_strength = skew.strength
+    shift = round((skew.angle - raw.edge_angle) / 90.0)
+    if shift:
+        raw.log_probs = roll_quarters(raw.log_probs, shift)
+    fill = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+    page = rotate_expand(gray, skew.angle, fill)
+    mask, _ = ink_mask(page)
+    raw.deskewed, raw.deskewed_ink = page, mask
+    if mask.sum() >= 200:
+        raw.direction = line_direction(mask)
+        raw.lines_vertical = raw.direction < 0
+        across = np.ascontiguousarray(np.rot90(mask, 1)) if raw.lines_vertical else mask
+        raw.updown = line_asymmetry(across)
+        raw.margin = margin_asymmetry(across)
+    return [to_view(crop_patch(page, centre, VIEW_SIZE)) for centre in text_patch_centres(page, VIEW_SIZE, patches)]
+
+
 class LearnedPredictor:
     """The shipped model: see the module docstring for the steps."""
 
@@ -494,70 +534,53 @@ class LearnedPredictor:
         )
 
     def measure(self, images: Sequence[Image.Image]) -> list[RawResult]:
-        """Run the classical steps and the network; no calibration applied."""
-        grays: list[U8Array] = []
-        views: list[FloatArray] = []
-        edges: list[tuple[float, float]] = []
+        """Run the classical steps and the network; no calibration applied.
+
+        The per-image classical steps (edge orientation, the view, a page's skew and ink cues) run on
+        :func:`classical_workers` threads: OpenCV and NumPy release the GIL, so they use the cores that the
+        one-threaded network leaves idle.
+        """
         bitonal = [_is_bitonal(image) for image in images]
-        for image, two_level in zip(images, bitonal, strict=True):
-            rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
-            if two_level:
-                rgb = darken_strokes(rgb)
-            gray = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
-            angle, strength = edge_orientation(gray)
-            grays.append(gray)
-            edges.append((angle, strength))
-            views.append(to_view(rotate_inscribed(shrink(rgb), angle)))
-        log_probs, doc, residual = self._run(views)
-        results = [
-            RawResult(edge[0], edge[1], float(doc[i]), log_probs[i], float(residual[i])) for i, edge in enumerate(edges)
-        ]
-        for raw, two_level in zip(results, bitonal, strict=True):
-            if two_level:
-                # Two-level files are fax and line-art scans: pages, whatever the shrunk view looks like.
-                raw.doc_prob = max(raw.doc_prob, BITONAL_DOC_PROB)
-        photos = [i for i, raw in enumerate(results) if raw.doc_prob < self.calibration.doc_threshold]
-        if photos and self.rotation_views:
-            # The same view turned by 90, 180 and 270 degrees: each answer, mapped back, is averaged in.
-            turned, _, _ = self._run([np.ascontiguousarray(np.rot90(views[i], turns, axes=(1, 2)))
-                                      for turns in (1, 2, 3) for i in photos])
-            for block, turns in enumerate((1, 2, 3)):
+        with ThreadPoolExecutor(max_workers=classical_workers(), thread_name_prefix="rotbgr-measure") as pool:
+            prepared = list(pool.map(_prepare, images, bitonal))
+            grays = [gray for gray, _, _ in prepared]
+            views = [view for _, _, view in prepared]
+            log_probs, doc, residual = self._run(views)
+            results = [
+                RawResult(edge[0], edge[1], float(doc[i]), log_probs[i], float(residual[i]))
+                for i, (_, edge, _) in enumerate(prepared)
+            ]
+            for raw, two_level in zip(results, bitonal, strict=True):
+                if two_level:
+                    # Two-level files are fax and line-art scans: pages, whatever the shrunk view looks like.
+                    raw.doc_prob = max(raw.doc_prob, BITONAL_DOC_PROB)
+            photos = [i for i, raw in enumerate(results) if raw.doc_prob < self.calibration.doc_threshold]
+            pages = [i for i, raw in enumerate(results)
+                     if raw.doc_prob >= self.calibration.doc_threshold and self.patches > 0]
+            # A page's skew and ink cues are measured while the network looks at the photos' extra views.
+            page_reads = [pool.submit(_read_page, results[i], grays[i], self.patches) for i in pages]
+            if photos and self.rotation_views:
+                # The same view turned by 90, 180 and 270 degrees: each answer, mapped back, is averaged in.
+                turned, _, _ = self._run([np.ascontiguousarray(np.rot90(views[i], turns, axes=(1, 2)))
+                                          for turns in (1, 2, 3) for i in photos])
+                for block, turns in enumerate((1, 2, 3)):
+                    for row, index in enumerate(photos):
+                        lp = turned[block * len(photos) + row]
+                        results[index].log_probs = results[index].log_probs + roll_quarters(lp, -turns)
+                for index in photos:
+                    results[index].log_probs = results[index].log_probs / 4.0
+            if photos and self.mirror_view:
+                flipped, _, _ = self._run([np.ascontiguousarray(views[i][:, :, ::-1]) for i in photos])
+                # A mirrored view's class (k, m) is the original's (-k mod 4, 1 - m).
+                source = [2 * ((-(c // 2)) % 4) + (1 - c % 2) for c in range(NUM_CLASSES)]
                 for row, index in enumerate(photos):
-                    lp = turned[block * len(photos) + row]
-                    results[index].log_probs = results[index].log_probs + roll_quarters(lp, -turns)
-            for index in photos:
-                results[index].log_probs = results[index].log_probs / 4.0
-        if photos and self.mirror_view:
-            flipped, _, _ = self._run([np.ascontiguousarray(views[i][:, :, ::-1]) for i in photos])
-            # A mirrored view's class (k, m) is the original's (-k mod 4, 1 - m).
-            source = [2 * ((-(c // 2)) % 4) + (1 - c % 2) for c in range(NUM_CLASSES)]
-            for row, index in enumerate(photos):
-                results[index].mirror_log_probs = flipped[row][source]
-        patch_views: list[FloatArray] = []
-        owners: list[int] = []
-        for index, raw in enumerate(results):
-            if raw.doc_prob < self.calibration.doc_threshold or self.patches <= 0:
-                continue
-            gray = grays[index]
-            skew = estimate_skew(gray)
-            raw.skew_angle = skew.angle
-            raw.skew_strength = skew.strength
-            shift = round((skew.angle - raw.edge_angle) / 90.0)
-            if shift:
-                raw.log_probs = roll_quarters(raw.log_probs, shift)
-            fill = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
-            page = rotate_expand(gray, skew.angle, fill)
-            mask, _ = ink_mask(page)
-            raw.deskewed, raw.deskewed_ink = page, mask
-            if mask.sum() >= 200:
-                raw.direction = line_direction(mask)
-                raw.lines_vertical = raw.direction < 0
-                across = np.ascontiguousarray(np.rot90(mask, 1)) if raw.lines_vertical else mask
-                raw.updown = line_asymmetry(across)
-                raw.margin = margin_asymmetry(across)
-            for centre in text_patch_centres(page, VIEW_SIZE, self.patches):
-                patch_views.append(to_view(crop_patch(page, centre, VIEW_SIZE)))
-                owners.append(index)
+                    results[index].mirror_log_probs = flipped[row][source]
+            patch_views: list[FloatArray] = []
+            owners: list[int] = []
+            for index, future in zip(pages, page_reads, strict=True):
+                for view in future.result():
+                    patch_views.append(view)
+                    owners.append(index)
         if patch_views:
             patch_lp, _, _ = self._run(patch_views)
             for index in set(owners):

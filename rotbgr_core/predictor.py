@@ -8,6 +8,7 @@ predictor.  The shipped learned model is used when its weights are present;
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -140,7 +141,7 @@ class DocumentAwarePredictor:
     def _fused(self, images: Sequence[Image.Image], base: LearnedPredictor) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
         from rotbgr_core.docorient import NUM_CLASSES, deskewed_windows, score_windows
-        from rotbgr_core.learned import combine_log_probs, decide
+        from rotbgr_core.learned import classical_workers, combine_log_probs, decide
 
         fusion = self.orienter.fusion
         assert fusion is not None
@@ -148,13 +149,17 @@ class DocumentAwarePredictor:
         estimates = [decide(raw, base.calibration) for raw in raws]
         # measure() deskews every page it calls a document (and keeps the page and its ink for the windows).
         # The windows of all the batch's pages go through the window network together: one call, not one a page.
-        pages: list[int] = []
-        windows: list[NDArray[np.uint8]] = []
-        for index, (raw, estimate) in enumerate(zip(raws, estimates, strict=True)):
-            if (estimate.kind == "document" and raw.skew_angle is not None and raw.lines_vertical is not None
-                    and raw.deskewed is not None and raw.deskewed_ink is not None):
-                pages.append(index)
-                windows.append(deskewed_windows(raw.deskewed, raw.deskewed_ink, raw.lines_vertical, fusion.windows))
+        pages = [index for index, (raw, estimate) in enumerate(zip(raws, estimates, strict=True))
+                 if estimate.kind == "document" and raw.skew_angle is not None and raw.lines_vertical is not None
+                 and raw.deskewed is not None and raw.deskewed_ink is not None]
+
+        def page_windows_of(index: int) -> NDArray[np.uint8]:
+            raw = raws[index]
+            assert raw.deskewed is not None and raw.deskewed_ink is not None
+            return deskewed_windows(raw.deskewed, raw.deskewed_ink, bool(raw.lines_vertical), fusion.windows)
+
+        with ThreadPoolExecutor(max_workers=classical_workers(), thread_name_prefix="rotbgr-windows") as pool:
+            windows = list(pool.map(page_windows_of, pages))
         scored = score_windows(self.orienter, np.concatenate(windows)) if windows else np.zeros((0, NUM_CLASSES))
         bounds = np.cumsum([0, *(len(w) for w in windows)])
         page_scores = {index: scored[bounds[n]:bounds[n + 1]] for n, index in enumerate(pages)}

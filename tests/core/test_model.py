@@ -158,6 +158,20 @@ def test_confidence_range_and_determinism(predictor: DocumentAwarePredictor, pag
         assert -180.0 <= estimate.angle < 180.0
 
 
+
+def test_classical_threads_change_no_answer(
+    predictor: DocumentAwarePredictor, page: Image.Image, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-image classical steps run on a thread pool; its size must not change any answer."""
+    photo = Image.open(UPRIGHT / "chelsea.jpg").convert("RGB")
+    inputs = [make_rotated(page, -61.0, False, fill=(255, 255, 255)), photo_input(photo, 95.0, True),
+              make_rotated(page, 178.0, True, fill=(255, 255, 255)), photo]
+    monkeypatch.setenv("ROTBGR_CLASSICAL_THREADS", "1")
+    serial = predictor.predict_images(inputs)
+    monkeypatch.setenv("ROTBGR_CLASSICAL_THREADS", "3")
+    assert predictor.predict_images(inputs) == serial
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_matches_cpu(predictor: DocumentAwarePredictor, page: Image.Image) -> None:
