@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from app.workers import Batcher, CancelFlag, GeneratorWorker, Pool
 from rotbgr_core.imageio import InputItem
 from rotbgr_core.pipeline import predict_items
-from rotbgr_core.predictor import Predictor, load_predictor
+from rotbgr_core.predictor import Predictor, load_predictor, set_classical_threads
 from rotbgr_core.types import Failure, Prediction
 
 PredictorFactory = Callable[[str], Predictor]
@@ -29,7 +29,10 @@ def default_factory(weights: str = "") -> PredictorFactory:
     """A factory that loads the shipped model (or ``weights``) on a device."""
 
     def factory(device: str) -> Predictor:
-        return load_predictor(weights or None, device)
+        predictor = load_predictor(weights or None, device)
+        # The window's event loop needs its share of the GIL more than prediction needs a second classical thread.
+        set_classical_threads(predictor, 1)
+        return predictor
 
     return factory
 

@@ -484,6 +484,8 @@ class LearnedPredictor:
         self.rotation_views = calibration.photo_rotation_views
         #: The weights file's ``config`` (architecture, provenance; ``with_documents``: see ``load_predictor``).
         self.config: dict[str, Any] = {}
+        #: Threads for the per-image classical steps; ``None``: :func:`classical_workers`.
+        self.classical_threads: int | None = None
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", fold: bool = True) -> LearnedPredictor:
@@ -537,11 +539,12 @@ class LearnedPredictor:
         """Run the classical steps and the network; no calibration applied.
 
         The per-image classical steps (edge orientation, the view, a page's skew and ink cues) run on
-        :func:`classical_workers` threads: OpenCV and NumPy release the GIL, so they use the cores that the
+        ``classical_threads`` threads: OpenCV and NumPy release the GIL, so they use the cores that the
         one-threaded network leaves idle.
         """
         bitonal = [_is_bitonal(image) for image in images]
-        with ThreadPoolExecutor(max_workers=classical_workers(), thread_name_prefix="rotbgr-measure") as pool:
+        with ThreadPoolExecutor(max_workers=self.classical_threads or classical_workers(),
+                                thread_name_prefix="rotbgr-measure") as pool:
             prepared = list(pool.map(_prepare, images, bitonal))
             grays = [gray for gray, _, _ in prepared]
             views = [view for _, _, view in prepared]

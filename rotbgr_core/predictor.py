@@ -158,7 +158,8 @@ class DocumentAwarePredictor:
             assert raw.deskewed is not None and raw.deskewed_ink is not None
             return deskewed_windows(raw.deskewed, raw.deskewed_ink, bool(raw.lines_vertical), fusion.windows)
 
-        with ThreadPoolExecutor(max_workers=classical_workers(), thread_name_prefix="rotbgr-windows") as pool:
+        with ThreadPoolExecutor(max_workers=base.classical_threads or classical_workers(),
+                                thread_name_prefix="rotbgr-windows") as pool:
             windows = list(pool.map(page_windows_of, pages))
         scored = score_windows(self.orienter, np.concatenate(windows)) if windows else np.zeros((0, NUM_CLASSES))
         bounds = np.cumsum([0, *(len(w) for w in windows)])
@@ -245,6 +246,19 @@ def _with_documents(base: Predictor, device: str) -> Predictor:
     from rotbgr_core.docorient import DocOrienter
 
     return DocumentAwarePredictor(base, DocOrienter.load(DOCUMENT_WEIGHTS, device))
+
+
+def set_classical_threads(predictor: Predictor, count: int) -> None:
+    """Run a learned predictor's per-image classical steps on ``count`` threads (the default: every core).
+
+    A GUI passes 1: on two cores, more threads took the main thread's share of the GIL (event-loop p99 latency
+    14 -> 17-27 ms in ``bench/ui_latency.py --real``) for no gain in rate there.
+    """
+    from rotbgr_core.learned import LearnedPredictor
+
+    base = predictor.base if isinstance(predictor, DocumentAwarePredictor) else predictor
+    if isinstance(base, LearnedPredictor):
+        base.classical_threads = max(1, count)
 
 
 def load_predictor(weights: str | Path | None = None, device: str = "auto") -> Predictor:

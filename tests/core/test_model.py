@@ -13,7 +13,13 @@ from rotbgr_core.geometry import angle_difference, inscribed_size, make_rotated
 from rotbgr_core.imageio import load_for_prediction
 from rotbgr_core.learned import LearnedPredictor, decide, roll_quarters, text_patch_centres
 from rotbgr_core.learned_net import NUM_CLASSES, RotNet
-from rotbgr_core.predictor import DEFAULT_WEIGHTS, DOCUMENT_WEIGHTS, DocumentAwarePredictor, load_predictor
+from rotbgr_core.predictor import (
+    DEFAULT_WEIGHTS,
+    DOCUMENT_WEIGHTS,
+    DocumentAwarePredictor,
+    load_predictor,
+    set_classical_threads,
+)
 
 UPRIGHT = Path(__file__).resolve().parents[1] / "resources" / "upright"
 #: Of the 8 turned copies of the text page, how many get the mirror flag right (at least): unmirrored, mirrored.
@@ -170,6 +176,13 @@ def test_classical_threads_change_no_answer(
     serial = predictor.predict_images(inputs)
     monkeypatch.setenv("ROTBGR_CLASSICAL_THREADS", "3")
     assert predictor.predict_images(inputs) == serial
+    assert isinstance(predictor.base, LearnedPredictor)
+    set_classical_threads(predictor, 2)  # what a GUI sets (1) wins over the environment
+    try:
+        assert predictor.base.classical_threads == 2
+        assert predictor.predict_images(inputs) == serial
+    finally:
+        predictor.base.classical_threads = None
 
 
 @pytest.mark.cuda
