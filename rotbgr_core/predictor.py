@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -140,7 +141,7 @@ class DocumentAwarePredictor:
 
     def _fused(self, images: Sequence[Image.Image], base: LearnedPredictor) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
-        from rotbgr_core.docorient import NUM_CLASSES, deskewed_windows, score_windows
+        from rotbgr_core.docorient import NUM_CLASSES, deskewed_windows, fused_class, score_windows
         from rotbgr_core.learned import classical_workers, combine_log_probs, decide
 
         fusion = self.orienter.fusion
@@ -171,6 +172,12 @@ class DocumentAwarePredictor:
                 base_scores = combine_log_probs(raw, base.calibration).astype(np.float64)
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
                                               fusion)
+            elif estimate.kind == "document":
+                scores = combine_log_probs(raw, base.calibration).astype(np.float64)
+                if estimate.mirrored and not fused_class(scores) % 2:
+                    # A page with too little ink for its text windows: its mirror flag needs the same clear
+                    # evidence as a read page's (docorient.PAGE_MIRROR_MARGIN), not a bare majority.
+                    estimate = replace(estimate, mirrored=False)
             elif self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
                 estimate = self._as_page(image, raw, base, fusion) or estimate
             results.append(estimate)

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from rotbgr_core.geometry import angle_difference, inscribed_size, make_rotated
 from rotbgr_core.imageio import load_for_prediction
-from rotbgr_core.learned import LearnedPredictor, decide, roll_quarters, text_patch_centres
+from rotbgr_core.learned import LearnedPredictor, RawResult, decide, roll_quarters, text_patch_centres
 from rotbgr_core.learned_net import NUM_CLASSES, RotNet
 from rotbgr_core.predictor import (
     DEFAULT_WEIGHTS,
@@ -336,3 +336,20 @@ def test_folded_batch_norms_give_the_same_answers(page: Image.Image) -> None:
         assert torch.allclose(fold_batchnorm(copy.deepcopy(net))(windows), expected, atol=1e-5)
     with pytest.raises(ValueError, match="eval mode"):
         fold_batchnorm(DocOrientNet().train())
+
+
+@pytest.mark.parametrize(("mirrored_share", "expect_mirrored"), [(0.6, False), (0.99, True)])
+def test_a_page_without_readable_text_is_mirrored_only_on_clear_evidence(
+    predictor: DocumentAwarePredictor, monkeypatch: pytest.MonkeyPatch, mirrored_share: float, expect_mirrored: bool
+) -> None:
+    """A page too bare for text windows (no line cues) needs the same mirror margin as a read page."""
+    assert isinstance(predictor.base, LearnedPredictor)
+    probs = np.full(NUM_CLASSES, 1e-4)
+    probs[0], probs[1] = 1.0 - mirrored_share, mirrored_share  # upright turn; mirrored or not
+    raw = RawResult(edge_angle=0.5, edge_strength=0.3, doc_prob=0.95,
+                    log_probs=np.log(probs / probs.sum()).astype(np.float32), residual=0.0, skew_angle=0.5)
+    monkeypatch.setattr(predictor.base, "measure", lambda images: [raw])
+    assert decide(raw, predictor.base.calibration).mirrored  # the model alone flags both
+    (estimate,) = predictor.predict_images([Image.new("RGB", (64, 64), "white")])
+    assert estimate.kind == "document"
+    assert estimate.mirrored is expect_mirrored
