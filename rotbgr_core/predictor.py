@@ -172,14 +172,17 @@ class DocumentAwarePredictor:
                 base_scores = combine_log_probs(raw, base.calibration).astype(np.float64)
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
                                               fusion)
-            elif estimate.kind == "document":
-                scores = combine_log_probs(raw, base.calibration).astype(np.float64)
-                if estimate.mirrored and not fused_class(scores) % 2:
+            else:
+                rescued = None
+                if self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
+                    rescued = self._as_page(image, raw, base, fusion)
+                if rescued is not None:
+                    estimate = rescued
+                elif estimate.kind == "document" and estimate.mirrored and not fused_class(
+                        combine_log_probs(raw, base.calibration).astype(np.float64)) % 2:
                     # A page with too little ink for its text windows: its mirror flag needs the same clear
                     # evidence as a read page's (docorient.PAGE_MIRROR_MARGIN), not a bare majority.
                     estimate = replace(estimate, mirrored=False)
-            elif self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
-                estimate = self._as_page(image, raw, base, fusion) or estimate
             results.append(estimate)
         return results
 
