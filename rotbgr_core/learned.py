@@ -487,6 +487,10 @@ class LearnedPredictor:
         #: Threads for the per-image classical steps; ``None``: :func:`classical_workers`.
         self.classical_threads: int | None = None
 
+    def classical_thread_count(self) -> int:
+        """Threads for the per-image classical steps: ``classical_threads`` if set, else :func:`classical_workers`."""
+        return self.classical_threads or classical_workers()
+
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", fold: bool = True) -> LearnedPredictor:
         """Load a weights file written by the trainer.
@@ -543,8 +547,7 @@ class LearnedPredictor:
         one-threaded network leaves idle.
         """
         bitonal = [_is_bitonal(image) for image in images]
-        with ThreadPoolExecutor(max_workers=self.classical_threads or classical_workers(),
-                                thread_name_prefix="rotbgr-measure") as pool:
+        with ThreadPoolExecutor(max_workers=self.classical_thread_count(), thread_name_prefix="rotbgr-measure") as pool:
             prepared = list(pool.map(_prepare, images, bitonal))
             grays = [gray for gray, _, _ in prepared]
             views = [view for _, _, view in prepared]

@@ -142,7 +142,7 @@ class DocumentAwarePredictor:
     def _fused(self, images: Sequence[Image.Image], base: LearnedPredictor) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
         from rotbgr_core.docorient import NUM_CLASSES, deskewed_windows, fused_class, score_windows
-        from rotbgr_core.learned import classical_workers, combine_log_probs, decide
+        from rotbgr_core.learned import combine_log_probs, decide
 
         fusion = self.orienter.fusion
         assert fusion is not None
@@ -159,8 +159,7 @@ class DocumentAwarePredictor:
             assert raw.deskewed is not None and raw.deskewed_ink is not None
             return deskewed_windows(raw.deskewed, raw.deskewed_ink, bool(raw.lines_vertical), fusion.windows)
 
-        with ThreadPoolExecutor(max_workers=base.classical_threads or classical_workers(),
-                                thread_name_prefix="rotbgr-windows") as pool:
+        with ThreadPoolExecutor(max_workers=base.classical_thread_count(), thread_name_prefix="rotbgr-windows") as pool:
             windows = list(pool.map(page_windows_of, pages))
         scored = score_windows(self.orienter, np.concatenate(windows)) if windows else np.zeros((0, NUM_CLASSES))
         bounds = np.cumsum([0, *(len(w) for w in windows)])
