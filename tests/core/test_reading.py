@@ -183,6 +183,25 @@ def test_large_jpeg_is_decoded_reduced(tmp_path: Path, monkeypatch: pytest.Monke
     assert load_full(str(path)).size == (4000, 3000)
 
 
+@pytest.mark.parametrize("size", [(1632, 1224), (1224, 1632), (3001, 7), (5, 2999), (1025, 1025), (2047, 1536)])
+def test_reduction_matches_pillows_bilinear_thumbnail(size: tuple[int, int]) -> None:
+    # The models were fitted on Pillow's antialiased bilinear thumbnails: the faster reduction must give the same
+    # size and, up to rounding, the same pixels, in colour and in grey.
+    rng = np.random.default_rng(sum(size))
+    noise = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    smooth = np.asarray(photo(size[0], size[1]).convert("RGB"))
+    for pixels in (noise, smooth, smooth[:, :, 0]):
+        image = Image.fromarray(np.ascontiguousarray(pixels))
+        expected = image.copy()
+        expected.thumbnail((1024, 1024), Image.Resampling.BILINEAR)
+        reduced = imageio.reduce_bilinear(image, 1024)
+        assert reduced.size == expected.size and reduced.mode == expected.mode
+        difference = np.abs(np.asarray(reduced, dtype=np.int16) - np.asarray(expected, dtype=np.int16))
+        assert difference.max() <= 1  # rounding only
+        if min(size) > 100:
+            assert (difference > 0).mean() < 0.01
+
+
 def test_pdf_pages_and_broken_pdf_items(tmp_path: Path) -> None:
     pages = [text_page(200, 260, seed=i).convert("RGB") for i in range(3)]
     pages[0].save(tmp_path / "doc.pdf", save_all=True, append_images=pages[1:], resolution=72.0)
