@@ -183,10 +183,17 @@ def test_large_jpeg_is_decoded_reduced(tmp_path: Path, monkeypatch: pytest.Monke
     assert load_full(str(path)).size == (4000, 3000)
 
 
+@pytest.mark.parametrize("with_torch", [True, False])
 @pytest.mark.parametrize("size", [(1632, 1224), (1224, 1632), (3001, 7), (5, 2999), (1025, 1025), (2047, 1536)])
-def test_reduction_matches_pillows_bilinear_thumbnail(size: tuple[int, int]) -> None:
-    # The models were fitted on Pillow's antialiased bilinear thumbnails: the faster reduction must give the same
-    # size and, up to rounding, the same pixels, in colour and in grey.
+def test_reduction_matches_pillows_bilinear_thumbnail(
+    size: tuple[int, int], with_torch: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The models were fitted on Pillow's antialiased bilinear thumbnails: the faster reduction (torch's, once a
+    # learned predictor has loaded it) must give the same size and, up to rounding, the same pixels.
+    import torch  # noqa: F401 - loaded, as a learned predictor would have
+
+    if not with_torch:
+        monkeypatch.delitem(sys.modules, "torch")
     rng = np.random.default_rng(sum(size))
     noise = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
     smooth = np.asarray(photo(size[0], size[1]).convert("RGB"))
