@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from rotbgr_core.geometry import rotate_array_expanded
-from rotbgr_core.learned_net import fold_batchnorm
+from rotbgr_core.learned_net import fold_batchnorm, run_in_chunks
 from rotbgr_core.skew import SkewEstimate, ink_mask
 
 #: Side of a window, in pixels, after scale normalisation.
@@ -359,13 +359,18 @@ def deskewed_windows(page: U8, ink: NDArray[np.bool_], lines_vertical: bool, cou
     return _windows(page, count, lines_vertical, ink)[0]
 
 
-def score_windows(orienter: DocOrienter, windows: U8) -> NDArray[np.float64]:
-    """Per-window 8-class log-probabilities, ``len(windows) x 8``."""
+def score_windows(orienter: DocOrienter, windows: U8, threads: int = 1) -> NDArray[np.float64]:
+    """Per-window 8-class log-probabilities, ``len(windows) x 8`` (on CPU, in ``threads`` slices at once)."""
     if len(windows) == 0:
         return np.zeros((0, NUM_CLASSES))
-    with torch.inference_mode():
-        logits = orienter.net(normalise_patches(windows).to(orienter.device, memory_format=torch.channels_last))
-        return torch.log_softmax(logits.float(), dim=1).cpu().numpy().astype(np.float64)
+
+    def run(part: torch.Tensor) -> NDArray[np.float64]:
+        with torch.inference_mode():
+            logits = orienter.net(part)
+            return np.asarray(torch.log_softmax(logits.float(), dim=1).cpu().numpy(), dtype=np.float64)
+
+    batch = normalise_patches(windows).to(orienter.device, memory_format=torch.channels_last)
+    return np.concatenate(run_in_chunks(run, batch, threads))
 
 
 def _log_normalise(scores: NDArray[np.float64]) -> NDArray[np.float64]:

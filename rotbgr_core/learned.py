@@ -36,7 +36,7 @@ from PIL import Image
 
 from rotbgr_core.geometry import inscribed_size, normalize_angle, rotate_array_expanded
 from rotbgr_core.imageio import BITONAL_KEY
-from rotbgr_core.learned_net import NUM_CLASSES, RotNet, fold_batchnorm
+from rotbgr_core.learned_net import NUM_CLASSES, RotNet, fold_batchnorm, run_in_chunks
 from rotbgr_core.skew import edge_orientation, estimate_skew, ink_mask
 from rotbgr_core.types import Estimate
 
@@ -528,16 +528,19 @@ class LearnedPredictor:
             empty = np.zeros((0,), dtype=np.float32)
             return np.zeros((0, NUM_CLASSES), dtype=np.float32), empty, empty
         batch = torch.from_numpy(np.stack(views)).to(self.device).contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            out = self.net(batch)
-            log_probs = torch.log_softmax(out.classes.float(), dim=1).cpu().numpy()
-            doc = torch.sigmoid(out.document.float()).cpu().numpy()
-            residual = torch.tanh(out.residual.float()).cpu().numpy()
-        return (
-            np.asarray(log_probs, dtype=np.float32),
-            np.asarray(doc, dtype=np.float32),
-            np.asarray(residual, dtype=np.float32),
-        )
+
+        def run(part: torch.Tensor) -> tuple[FloatArray, FloatArray, FloatArray]:
+            with torch.inference_mode():
+                out = self.net(part)
+                return (
+                    np.asarray(torch.log_softmax(out.classes.float(), dim=1).cpu().numpy(), dtype=np.float32),
+                    np.asarray(torch.sigmoid(out.document.float()).cpu().numpy(), dtype=np.float32),
+                    np.asarray(torch.tanh(out.residual.float()).cpu().numpy(), dtype=np.float32),
+                )
+
+        parts = run_in_chunks(run, batch, self.classical_thread_count())
+        log_probs, doc, residual = (np.concatenate(column) for column in zip(*parts, strict=True))
+        return log_probs, doc, residual
 
     def measure(self, images: Sequence[Image.Image]) -> list[RawResult]:
         """Run the classical steps and the network; no calibration applied.

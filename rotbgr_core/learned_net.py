@@ -9,7 +9,10 @@ shift that fine-tuning absorbs).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -142,3 +145,26 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
         setattr(owner, conv, fuse_conv_bn_eval(conv_layer, norm_layer))
         setattr(owner, norm, nn.Identity())
     return module
+
+
+#: The smallest batch that :func:`run_in_chunks` splits: below it, a second thread costs more than it saves.
+MIN_SPLIT_BATCH = 4
+
+_Out = TypeVar("_Out")
+
+
+def run_in_chunks(run: Callable[[torch.Tensor], _Out], batch: torch.Tensor, threads: int) -> list[_Out]:
+    """``run`` on ``threads`` consecutive slices of a CPU batch at once; one result per slice, in order.
+
+    Prediction runs torch on one thread (see ``learned.cpu_threads``), so its network phases leave the other
+    cores idle. Slices run on their own Python threads (torch releases the GIL in its kernels) without the
+    OpenMP workers that spin against the decoders. A batch smaller than ``MIN_SPLIT_BATCH`` per thread, a GPU
+    batch, or ``threads`` 1 runs whole.
+    """
+    threads = max(1, min(threads, len(batch) // MIN_SPLIT_BATCH))
+    if threads == 1 or batch.device.type != "cpu":
+        return [run(batch)]
+    bounds = [round(len(batch) * part / threads) for part in range(threads + 1)]
+    slices = [batch[start:stop] for start, stop in zip(bounds, bounds[1:], strict=False)]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rotbgr-net") as pool:
+        return list(pool.map(run, slices))

@@ -161,7 +161,8 @@ class DocumentAwarePredictor:
 
         with ThreadPoolExecutor(max_workers=base.classical_thread_count(), thread_name_prefix="rotbgr-windows") as pool:
             windows = list(pool.map(page_windows_of, pages))
-        scored = score_windows(self.orienter, np.concatenate(windows)) if windows else np.zeros((0, NUM_CLASSES))
+        scored = (score_windows(self.orienter, np.concatenate(windows), base.classical_thread_count()) if windows
+                  else np.zeros((0, NUM_CLASSES)))
         bounds = np.cumsum([0, *(len(w) for w in windows)])
         page_scores = {index: scored[bounds[n]:bounds[n + 1]] for n, index in enumerate(pages)}
         results = []

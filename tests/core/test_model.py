@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from rotbgr_core.geometry import angle_difference, inscribed_size, make_rotated
 from rotbgr_core.imageio import load_for_prediction
 from rotbgr_core.learned import LearnedPredictor, RawResult, decide, roll_quarters, text_patch_centres
-from rotbgr_core.learned_net import NUM_CLASSES, RotNet
+from rotbgr_core.learned_net import NUM_CLASSES, RotNet, run_in_chunks
 from rotbgr_core.predictor import (
     DEFAULT_WEIGHTS,
     DOCUMENT_WEIGHTS,
@@ -183,6 +183,30 @@ def test_classical_threads_change_no_answer(
         assert predictor.predict_images(inputs) == serial
     finally:
         predictor.base.classical_threads = None
+
+
+def test_network_batches_run_in_slices_on_threads_with_the_same_outputs() -> None:
+    """Network phases run a CPU batch in slices on threads: same rows, same order, same values (to rounding)."""
+    import threading
+
+    torch.manual_seed(0)
+    net = RotNet().eval()
+    batch = torch.randn(9, 3, 64, 64)
+    seen: list[tuple[str, int]] = []
+
+    def run(part: torch.Tensor) -> torch.Tensor:
+        seen.append((threading.current_thread().name, len(part)))
+        with torch.inference_mode():
+            return net(part).classes
+
+    whole = run(batch)
+    seen.clear()
+    parts = run_in_chunks(run, batch, threads=2)
+    assert sorted(size for _, size in seen) == [4, 5] and all(name.startswith("rotbgr-net") for name, _ in seen)
+    assert torch.allclose(torch.cat(parts), whole, atol=1e-5)
+    seen.clear()
+    assert len(run_in_chunks(run, batch[:7], threads=2)) == 1  # under MIN_SPLIT_BATCH a thread: whole
+    assert len(run_in_chunks(run, batch, threads=1)) == 1 and seen[-1] == (threading.current_thread().name, 9)
 
 
 @pytest.mark.cuda
