@@ -5,7 +5,8 @@ text pages (upside down, sideways, skewed) and half photo-like scenes (tilted);
 a quarter are exact quarter turns, half of those in 4:4:4 (lossless possible),
 half in 4:2:0 (1224 is not a multiple of 16: re-encoded).  Then it times:
 
-1. ``predict`` in process (library: :func:`rotbgr_core.iter_predictions`);
+1. ``predict`` in process (library: :func:`rotbgr_core.iter_predictions`), all inputs, then the text pages
+   and the photos apart (pages cost about three times as much);
 2. ``fix`` in process (library: :func:`rotbgr_core.export.fix_inputs`);
 3. export only, with the true corrections (no model): the lossless and
    resampling paths' own speed;
@@ -168,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     if rates:
         print(f"predict (library), {len(rates)} more passes: " + ", ".join(f"{rate:.2f}" for rate in rates) +
               " images/s")
+    for kind in ("doc", "photo"):  # pages cost about three times what photos do: a folder of scans is the slow case
+        subset = sorted(str(p) for p in inputs.glob(f"{kind}_*.jpg"))
+        started = time.perf_counter()
+        count = len(list(iter_predictions(subset, predictor, args.batch_size)))
+        print(f"predict (library), {'text pages' if kind == 'doc' else 'photos'} only: "
+              f"{count / (time.perf_counter() - started):6.2f} images/s ({count} images)")
 
     out = base / "out-library"
     started = time.perf_counter()
