@@ -488,7 +488,10 @@ class LearnedPredictor:
         self.classical_threads: int | None = None
 
     def classical_thread_count(self) -> int:
-        """Threads for the per-image classical steps: ``classical_threads`` if set, else :func:`classical_workers`."""
+        """Threads for the per-image classical steps, and slices of a CPU network batch (``run_in_chunks``).
+
+        ``classical_threads`` if set, else :func:`classical_workers`.
+        """
         return self.classical_threads or classical_workers()
 
     @classmethod

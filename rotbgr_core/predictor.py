@@ -259,7 +259,9 @@ def _with_documents(base: Predictor, device: str) -> Predictor:
 
 
 def set_classical_threads(predictor: Predictor, count: int) -> None:
-    """Run a learned predictor's per-image classical steps on ``count`` threads (the default: every core).
+    """Run a learned predictor's per-image classical steps and network slices on ``count`` threads.
+
+    The default is every core (at most 4).
 
     A GUI passes 1: on two cores, more threads took the main thread's share of the GIL (event-loop p99 latency
     14 -> 17-27 ms in ``bench/ui_latency.py --real``) for no gain in rate there.
