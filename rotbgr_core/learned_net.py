@@ -157,14 +157,15 @@ def run_in_chunks(run: Callable[[torch.Tensor], _Out], batch: torch.Tensor, thre
     """``run`` on ``threads`` consecutive slices of a CPU batch at once; one result per slice, in order.
 
     Prediction runs torch on one thread (see ``learned.cpu_threads``), so its network phases leave the other
-    cores idle. Slices run on their own Python threads (torch releases the GIL in its kernels) without the
-    OpenMP workers that spin against the decoders. A batch smaller than ``MIN_SPLIT_BATCH`` per thread, a GPU
-    batch, or ``threads`` 1 runs whole.
+    cores idle. Slices run on Python threads, the first on the caller's (torch releases the GIL in its kernels),
+    without the OpenMP workers that spin against the decoders. A batch smaller than ``MIN_SPLIT_BATCH`` per
+    thread, a GPU batch, or ``threads`` 1 runs whole.
     """
     threads = max(1, min(threads, len(batch) // MIN_SPLIT_BATCH))
     if threads == 1 or batch.device.type != "cpu":
         return [run(batch)]
     bounds = [round(len(batch) * part / threads) for part in range(threads + 1)]
     slices = [batch[start:stop] for start, stop in zip(bounds, bounds[1:], strict=False)]
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rotbgr-net") as pool:
-        return list(pool.map(run, slices))
+    with ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="rotbgr-net") as pool:
+        others = pool.map(run, slices[1:])  # the first slice runs on the calling thread meanwhile
+        return [run(slices[0]), *others]
