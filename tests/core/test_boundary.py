@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import pkgutil
 import subprocess
 import sys
@@ -24,10 +25,24 @@ def test_core_never_imports_qt_or_app() -> None:
 
 
 def test_core_sources_do_not_mention_qt_imports() -> None:
-    import pathlib
-
     root = pathlib.Path(rotbgr_core.__file__).parent
     for path in root.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         for banned in ("import PySide6", "from PySide6", "from app", "import app", "import qasync"):
             assert banned not in text, f"{path} contains {banned!r}"
+
+
+def test_classical_prediction_runs_without_torch(tmp_path: pathlib.Path) -> None:
+    """``--weights classical`` keeps its start-up free of torch (1.3-2 s to import here), large RGB inputs included."""
+    from PIL import Image
+
+    Image.new("RGB", (2400, 1600), (120, 130, 140)).save(tmp_path / "big.jpg")
+    code = (
+        "import sys\n"
+        "from rotbgr_core.pipeline import iter_predictions\n"
+        "from rotbgr_core.predictor import load_predictor\n"
+        f"[result] = iter_predictions([{str(tmp_path / 'big.jpg')!r}], load_predictor('classical'))\n"
+        "print(result.ok, 'torch' in sys.modules); sys.exit(0 if result.ok and 'torch' not in sys.modules else 1)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
