@@ -9,6 +9,7 @@ shift that fine-tuning absorbs).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -159,9 +160,10 @@ def run_in_chunks(run: Callable[[torch.Tensor], _Out], batch: torch.Tensor, thre
     Prediction runs torch on one thread (see ``learned.cpu_threads``), so its network phases leave the other
     cores idle. Slices run on Python threads, the first on the caller's (torch releases the GIL in its kernels),
     without the OpenMP workers that spin against the decoders. A batch smaller than ``MIN_SPLIT_BATCH`` per
-    thread, a GPU batch, or ``threads`` 1 runs whole.
+    thread, a GPU batch, or ``threads`` 1 runs whole. Slices times torch's own threads stay within the cores.
     """
-    threads = max(1, min(threads, len(batch) // MIN_SPLIT_BATCH))
+    cores = os.cpu_count() or 1
+    threads = max(1, min(threads, len(batch) // MIN_SPLIT_BATCH, cores // max(1, torch.get_num_threads())))
     if threads == 1 or batch.device.type != "cpu":
         return [run(batch)]
     bounds = [round(len(batch) * part / threads) for part in range(threads + 1)]

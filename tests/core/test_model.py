@@ -185,10 +185,13 @@ def test_classical_threads_change_no_answer(
         predictor.base.classical_threads = None
 
 
-def test_network_batches_run_in_slices_on_threads_with_the_same_outputs() -> None:
+def test_network_batches_run_in_slices_on_threads_with_the_same_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Network phases run a CPU batch in slices on threads: same rows, same order, same values (to rounding)."""
     import threading
 
+    # As prediction runs it on 2 cores: torch on one thread a call (slices x torch threads stay within the cores).
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
     torch.manual_seed(0)
     net = RotNet().eval()
     batch = torch.randn(9, 3, 64, 64)
@@ -207,6 +210,8 @@ def test_network_batches_run_in_slices_on_threads_with_the_same_outputs() -> Non
     seen.clear()
     assert len(run_in_chunks(run, batch[:7], threads=2)) == 1  # under MIN_SPLIT_BATCH a thread: whole
     assert len(run_in_chunks(run, batch, threads=1)) == 1 and seen[-1] == (threading.current_thread().name, 9)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert len(run_in_chunks(run, batch, threads=2)) == 1  # torch already uses both cores: no slices on top
 
 
 @pytest.mark.cuda
