@@ -152,3 +152,32 @@ def test_cut_out_sky_is_filled_and_near_copies_are_dropped(tmp_path: Path) -> No
     copy = tmp_path / "landscape-small.png"
     Image.fromarray(rgba, "RGBA").resize((48, 32)).save(copy)
     assert sources._save_image(sources.Item("photo", "test:landscape-small.png", copy), out, known) is None
+
+
+def test_bitonal_dev_scans_keep_light_grey_text() -> None:
+    """Text that a low-resolution, blurred scan turned light grey stays black in the 1-bit scan; paper stays white.
+
+    (A fixed midpoint threshold alone made blank dev scans: no orientation can be read from them.)
+    """
+    from rotbgr_core.training.devset import binarise
+
+    rng = np.random.default_rng(0)
+    grey = np.full((600, 800), 249.0) + rng.normal(0.0, 4.0, (600, 800))
+    grey[:, :60] = 160.0  # a light scanner bed along the left edge
+    for top in range(80, 520, 40):  # lines of "text": light grey strokes 2 px wide
+        grey[top : top + 12, 120:700:6] = 150.0
+        grey[top : top + 12, 121:700:6] = 150.0
+    image = Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8))
+    fixed = np.asarray(image) <= 130  # the old rule at this page's threshold: nothing left
+    assert not fixed.any()
+    scan = binarise(image, 130)
+    assert scan.mode == "1"
+    black = np.asarray(scan.convert("L")) < 128
+    strokes = np.zeros_like(black)
+    for top in range(80, 520, 40):
+        strokes[top : top + 12, 120:700:6] = strokes[top : top + 12, 121:700:6] = True
+    assert black[strokes].mean() > 0.95  # the text is there
+    paper = ~strokes
+    paper[:, :80] = False  # the bed and its edge may turn black, as on real 1-bit scans
+    paper[70:530, 110:710] = False  # between strokes, a stroke's neighbours may too
+    assert black[paper].mean() < 0.01  # clean paper, no speckle from the sensor noise
