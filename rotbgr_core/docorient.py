@@ -25,7 +25,7 @@ from torch import nn
 
 from rotbgr_core.geometry import rotate_array_expanded
 from rotbgr_core.learned_net import fold_batchnorm, run_in_chunks
-from rotbgr_core.skew import SkewEstimate, ink_mask
+from rotbgr_core.skew import SkewEstimate, ink_components
 
 #: Side of a window, in pixels, after scale normalisation.
 PATCH = 64
@@ -64,15 +64,23 @@ def line_pitch(mask: NDArray[np.bool_], lines_vertical: bool = False) -> float:
     return float(int(np.argmax(segment)) + low)
 
 
-def glyph_height(mask: NDArray[np.bool_], lines_vertical: bool = False) -> float | None:
-    """Median extent of the ink's connected components across the lines (about the x-height), if enough."""
-    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    extent = stats[1:, cv2.CC_STAT_WIDTH if lines_vertical else cv2.CC_STAT_HEIGHT]
-    extent = extent[stats[1:, cv2.CC_STAT_AREA] >= 4]
+def glyph_height(mask: NDArray[np.bool_], lines_vertical: bool = False,
+                 components: NDArray[np.int32] | None = None) -> float | None:
+    """Median extent of the ink's connected components across the lines (about the x-height), if enough.
+
+    ``components``: the mask's component statistics if known (:func:`rotbgr_core.skew.ink_components`).
+    """
+    if components is None:
+        _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        components = np.asarray(stats[1:], dtype=np.int32)
+    assert components is not None
+    extent = components[:, cv2.CC_STAT_WIDTH if lines_vertical else cv2.CC_STAT_HEIGHT]
+    extent = extent[components[:, cv2.CC_STAT_AREA] >= 4]
     return float(np.median(extent)) if len(extent) >= 20 else None
 
 
-def text_pitch(mask: NDArray[np.bool_], lines_vertical: bool = False) -> float:
+def text_pitch(mask: NDArray[np.bool_], lines_vertical: bool = False,
+               components: NDArray[np.int32] | None = None) -> float:
     """The line pitch that sets the window scale, checked against the glyphs' size.
 
     On sparse pages (a few lines far apart, forms, tables, figures) the
@@ -83,7 +91,7 @@ def text_pitch(mask: NDArray[np.bool_], lines_vertical: bool = False) -> float:
     used instead.
     """
     pitch = line_pitch(mask, lines_vertical)
-    height = glyph_height(mask, lines_vertical)
+    height = glyph_height(mask, lines_vertical, components)
     if height is not None and pitch > PITCH_PER_GLYPH_MAX * height:
         return PITCH_PER_GLYPH * height
     return pitch
@@ -123,16 +131,16 @@ def page_patches(gray: U8, count: int = 16, lines_vertical: bool = False) -> U8:
     return _windows(gray, count, lines_vertical)[0]
 
 
-def _windows(gray: U8, count: int, lines_vertical: bool,
-             mask: NDArray[np.bool_] | None = None) -> tuple[U8, float]:
-    """:func:`page_patches`, and the page's share of ink pixels (``mask``: its ink, if known)."""
+def _windows(gray: U8, count: int, lines_vertical: bool, mask: NDArray[np.bool_] | None = None,
+             components: NDArray[np.int32] | None = None) -> tuple[U8, float]:
+    """:func:`page_patches`, and the page's share of ink pixels (``mask``, ``components``: its ink, if known)."""
     if mask is None:
-        mask, fraction = ink_mask(gray)
+        mask, fraction, components = ink_components(gray)
     else:
-        fraction = float(mask.mean())
-    if mask.sum() < 100:
+        fraction = np.count_nonzero(mask) / mask.size
+    if np.count_nonzero(mask) < 100:
         return np.zeros((0, PATCH, PATCH), dtype=np.uint8), fraction
-    pitch = text_pitch(mask, lines_vertical)
+    pitch = text_pitch(mask, lines_vertical, components)
     scale = float(np.clip(LINE_PITCH / pitch, 0.25, 4.0))
     size = (max(PATCH, round(gray.shape[1] * scale)), max(PATCH, round(gray.shape[0] * scale)))
     small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
@@ -354,9 +362,10 @@ def page_windows(gray: U8, skew_angle: float, lines_vertical: bool, count: int) 
     return _windows(deskew(gray, skew_angle), count, lines_vertical)[0]
 
 
-def deskewed_windows(page: U8, ink: NDArray[np.bool_], lines_vertical: bool, count: int) -> U8:
-    """:func:`page_windows` of a page already deskewed, with its ink mask."""
-    return _windows(page, count, lines_vertical, ink)[0]
+def deskewed_windows(page: U8, ink: NDArray[np.bool_], lines_vertical: bool, count: int,
+                     components: NDArray[np.int32] | None = None) -> U8:
+    """:func:`page_windows` of a page already deskewed, with its ink mask (and that mask's components)."""
+    return _windows(page, count, lines_vertical, ink, components)[0]
 
 
 def score_windows(orienter: DocOrienter, windows: U8, threads: int = 1) -> NDArray[np.float64]:

@@ -37,7 +37,7 @@ from PIL import Image
 from rotbgr_core.geometry import inscribed_size, normalize_angle, rotate_array_expanded
 from rotbgr_core.imageio import BITONAL_KEY
 from rotbgr_core.learned_net import NUM_CLASSES, RotNet, fold_batchnorm, run_in_chunks
-from rotbgr_core.skew import edge_orientation, estimate_skew, ink_mask
+from rotbgr_core.skew import edge_orientation, estimate_skew, ink_components
 from rotbgr_core.types import Estimate
 
 #: Side of the square network input, in pixels.
@@ -326,6 +326,7 @@ class RawResult:
     mirror_log_probs: FloatArray | None = None  # the mirrored global view's, mapped back (photos)
     deskewed: U8Array | None = None  # pages: the grey page turned by the skew (reused by the text windows)
     deskewed_ink: NDArray[np.bool_] | None = None  # pages: its ink mask
+    deskewed_ink_components: NDArray[np.int32] | None = None  # pages: that mask's component statistics
 
 
 def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
@@ -455,8 +456,8 @@ def _read_page(raw: RawResult, gray: U8Array, patches: int) -> list[FloatArray]:
         raw.log_probs = roll_quarters(raw.log_probs, shift)
     fill = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
     page = rotate_expand(gray, skew.angle, fill)
-    mask, _ = ink_mask(page)
-    raw.deskewed, raw.deskewed_ink = page, mask
+    mask, _, components = ink_components(page)
+    raw.deskewed, raw.deskewed_ink, raw.deskewed_ink_components = page, mask, components
     if mask.sum() >= 200:
         raw.direction = line_direction(mask)
         raw.lines_vertical = raw.direction < 0

@@ -157,7 +157,8 @@ class DocumentAwarePredictor:
         def page_windows_of(index: int) -> NDArray[np.uint8]:
             raw = raws[index]
             assert raw.deskewed is not None and raw.deskewed_ink is not None
-            return deskewed_windows(raw.deskewed, raw.deskewed_ink, bool(raw.lines_vertical), fusion.windows)
+            return deskewed_windows(raw.deskewed, raw.deskewed_ink, bool(raw.lines_vertical), fusion.windows,
+                                    raw.deskewed_ink_components)
 
         with ThreadPoolExecutor(max_workers=base.classical_thread_count(), thread_name_prefix="rotbgr-windows") as pool:
             windows = list(pool.map(page_windows_of, pages))

@@ -91,6 +91,16 @@ def ink_mask(gray: Gray) -> tuple[NDArray[np.bool_], float]:
 
     Returns the mask and the share of ink pixels in the image.
     """
+    mask, fraction, _ = ink_components(gray)
+    return mask, fraction
+
+
+def ink_components(gray: Gray) -> tuple[NDArray[np.bool_], float, NDArray[np.int32]]:
+    """:func:`ink_mask`, and the OpenCV statistics rows (left, top, width, height, area) of its components.
+
+    The mask's own connected components are exactly these (kept components never touch each other), so callers
+    that need their sizes need not label the mask again.
+    """
     # A local threshold: ink is darker than its neighbourhood, so a dark scanner bed,
     # shading or a tinted page do not swamp it the way a global (Otsu) threshold does.
     blurred = cv2.GaussianBlur(gray, (3, 3), 0)
@@ -105,7 +115,7 @@ def ink_mask(gray: Gray) -> tuple[NDArray[np.bool_], float]:
     )
     small[0] = False
     mask = small[labels]
-    return mask, float(mask.mean())
+    return mask, np.count_nonzero(mask) / mask.size, np.asarray(stats[small], dtype=np.int32)
 
 
 def _profile_scores(
@@ -181,7 +191,10 @@ def refine_text_skew(gray: Gray, guess: float | None = None, window: float = 2.0
     start (projections of multi-column pages do).
     """
     mask, fraction = ink_mask(gray)
-    ys, xs = np.nonzero(mask)
+    # The ink's coordinates in row-major order, as ``np.nonzero`` gives them (OpenCV: 2-3 times faster).
+    found = cv2.findNonZero(np.ascontiguousarray(mask).view(np.uint8))
+    points = np.zeros((0, 2), dtype=np.int32) if found is None else np.asarray(found).reshape(-1, 2)
+    ys, xs = points[:, 1], points[:, 0]
     if len(ys) < 200:
         fallback = 0.0 if guess is None else guess
         return SkewEstimate(_fold45(fallback), 0.0, fraction, "none")
