@@ -73,7 +73,6 @@ def glyph_height(mask: NDArray[np.bool_], lines_vertical: bool = False,
     if components is None:
         _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
         components = np.asarray(stats[1:], dtype=np.int32)
-    assert components is not None
     extent = components[:, cv2.CC_STAT_WIDTH if lines_vertical else cv2.CC_STAT_HEIGHT]
     extent = extent[components[:, cv2.CC_STAT_AREA] >= 4]
     return float(np.median(extent)) if len(extent) >= 20 else None
