@@ -134,10 +134,10 @@ def _windows(gray: U8, count: int, lines_vertical: bool, mask: NDArray[np.bool_]
              components: NDArray[np.int32] | None = None) -> tuple[U8, float]:
     """:func:`page_patches`, and the page's share of ink pixels (``mask``, ``components``: its ink, if known)."""
     if mask is None:
-        mask, fraction, components = ink_components(gray)
-    else:
-        fraction = np.count_nonzero(mask) / mask.size
-    if np.count_nonzero(mask) < 100:
+        mask, _, components = ink_components(gray)
+    inked = np.count_nonzero(mask)
+    fraction = inked / mask.size
+    if inked < 100:
         return np.zeros((0, PATCH, PATCH), dtype=np.uint8), fraction
     pitch = text_pitch(mask, lines_vertical, components)
     scale = float(np.clip(LINE_PITCH / pitch, 0.25, 4.0))

@@ -458,7 +458,7 @@ def _read_page(raw: RawResult, gray: U8Array, patches: int) -> list[FloatArray]:
     page = rotate_expand(gray, skew.angle, fill)
     mask, _, components = ink_components(page)
     raw.deskewed, raw.deskewed_ink, raw.deskewed_ink_components = page, mask, components
-    if mask.sum() >= 200:
+    if np.count_nonzero(mask) >= 200:
         raw.direction = line_direction(mask)
         raw.lines_vertical = raw.direction < 0
         across = np.ascontiguousarray(np.rot90(mask, 1)) if raw.lines_vertical else mask
