@@ -11,7 +11,6 @@ import glob
 import io
 import os
 import re
-import sys
 import threading
 import warnings
 import zlib
@@ -343,26 +342,39 @@ def fitted_size(width: int, height: int, side: int) -> tuple[int, int]:
     return min(options, key=lambda size: abs(width / height - size[0] / size[1]))
 
 
+#: Whether RGB reductions use torch (:func:`use_torch_reduction`); Pillow until then.
+_TORCH_REDUCTION = False
+
+
+def use_torch_reduction() -> None:
+    """Reduce RGB inputs with torch from now on: called by the learned predictor once torch is fully imported.
+
+    An explicit switch, not "torch is in ``sys.modules``": while one thread is still importing torch (the app loads
+    its model in a worker while its thumbnail workers decode), another that used the half-imported module broke that
+    import ("partially initialized module 'torch.nn.parameter'") and the model failed to load.
+    """
+    global _TORCH_REDUCTION
+    _TORCH_REDUCTION = True
+
+
 def reduce_bilinear(image: Image.Image, side: int) -> Image.Image:
     """Shrink so that the long side is ``side``: Pillow's antialiased bilinear filter, faster for RGB.
 
-    For RGB, once torch is loaded (by a learned predictor), its antialiased
-    bilinear interpolation computes the same filter (values differ by at most 1
-    on about 0.1% of the pixels) three to four times faster than Pillow (4 vs
-    18 ms for 2 megapixels). Other modes, and runs without torch (the classical
+    For RGB, once a learned predictor is loaded (:func:`use_torch_reduction`), torch's antialiased bilinear
+    interpolation computes the same filter (values differ by at most 1 on about 0.1% of the pixels) three to four
+    times faster than Pillow (4 vs 18 ms for 2 megapixels). Other modes, and runs without torch (the classical
     estimator keeps its start-up free of it), use Pillow.
     """
     size = fitted_size(image.width, image.height, side)
-    torch = sys.modules.get("torch")
-    if image.mode != "RGB" or torch is None:
+    if image.mode != "RGB" or not _TORCH_REDUCTION:
         return image.resize(size, Image.Resampling.BILINEAR)
     import numpy as np
-    from torch.nn import functional
+    import torch
 
     # (``np.asarray(...).copy()`` is three times faster than ``np.array(image)``; the copy makes it writable.)
     pixels = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).unsqueeze(0)
     with torch.inference_mode():
-        reduced = functional.interpolate(pixels, size=(size[1], size[0]), mode="bilinear", antialias=True)
+        reduced = torch.nn.functional.interpolate(pixels, size=(size[1], size[0]), mode="bilinear", antialias=True)
     # The result is planar: merging its three planes is ten times faster than interleaving them with numpy.
     return Image.merge("RGB", [Image.fromarray(plane) for plane in reduced[0].numpy()])
 

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from rotbgr_core.geometry import inscribed_size, normalize_angle, rotate_array_expanded
-from rotbgr_core.imageio import BITONAL_KEY
+from rotbgr_core.imageio import BITONAL_KEY, use_torch_reduction
 from rotbgr_core.learned_net import NUM_CLASSES, RotNet, fold_batchnorm, run_in_chunks
 from rotbgr_core.skew import edge_orientation, estimate_skew, ink_components
 from rotbgr_core.types import Estimate
@@ -524,6 +524,7 @@ class LearnedPredictor:
             torch.set_num_threads(cpu_threads())
         predictor = cls(net, Calibration.from_dict(data.get("calibration", {})), device)
         predictor.config = dict(data.get("config", {}))
+        use_torch_reduction()  # torch is fully imported by now: inputs may be reduced with it
         return predictor
 
     def _run(self, views: list[FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -189,11 +189,8 @@ def test_reduction_matches_pillows_bilinear_thumbnail(
     size: tuple[int, int], with_torch: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The models were fitted on Pillow's antialiased bilinear thumbnails: the faster reduction (torch's, once a
-    # learned predictor has loaded it) must give the same size and, up to rounding, the same pixels.
-    import torch  # noqa: F401 - loaded, as a learned predictor would have
-
-    if not with_torch:
-        monkeypatch.delitem(sys.modules, "torch")
+    # learned predictor is loaded) must give the same size and, up to rounding, the same pixels.
+    monkeypatch.setattr(imageio, "_TORCH_REDUCTION", with_torch)
     rng = np.random.default_rng(sum(size))
     noise = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
     smooth = np.asarray(photo(size[0], size[1]).convert("RGB"))
@@ -207,6 +204,30 @@ def test_reduction_matches_pillows_bilinear_thumbnail(
         assert difference.max() <= 1  # rounding only
         if min(size) > 100:
             assert (difference > 0).mean() < 0.01
+
+
+def test_reduction_never_touches_a_torch_that_another_thread_is_still_importing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The app decodes thumbnails while its worker imports torch to load the model: a decoder that used the
+    # half-imported module broke that import, and the model failed to load. Until a learned predictor switches the
+    # torch reduction on, decoding must not look at torch at all.
+    class HalfImported:
+        def __getattr__(self, name: str) -> object:
+            raise AttributeError(f"partially initialized module 'torch' has no attribute {name!r}")
+
+    monkeypatch.setattr(imageio, "_TORCH_REDUCTION", False)
+    monkeypatch.setitem(sys.modules, "torch", HalfImported())
+    reduced = imageio.reduce_bilinear(photo(1632, 1224), 1024)
+    assert reduced.size == (1024, 768) and reduced.mode == "RGB"
+
+
+def test_loading_the_learned_model_switches_the_torch_reduction_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rotbgr_core.predictor import load_predictor
+
+    monkeypatch.setattr(imageio, "_TORCH_REDUCTION", False)
+    load_predictor(device="cpu")
+    assert imageio._TORCH_REDUCTION
 
 
 def test_pdf_pages_and_broken_pdf_items(tmp_path: Path) -> None:
