@@ -247,3 +247,42 @@ def test_first_frame_of_animated_gif(tmp_path: Path) -> None:
     items = list(iter_items([str(tmp_path / "anim.gif")]))
     assert items == [InputItem(str(tmp_path / "anim.gif"))]
     assert load_for_prediction(items[0]).size == (30, 20)  # type: ignore[arg-type]
+
+
+IMPORT_RACE = r"""
+import sys, threading
+from PIL import Image
+from rotbgr_core.imageio import load_for_prediction
+
+errors = []
+def load_model():
+    try:
+        from rotbgr_core.predictor import load_predictor
+        load_predictor(device="cpu")
+    except Exception as exc:
+        errors.append(f"model: {type(exc).__name__}: {exc}")
+
+loader = threading.Thread(target=load_model)
+loader.start()
+decoded = 0
+while loader.is_alive():
+    try:
+        load_for_prediction(sys.argv[1])
+        decoded += 1
+    except Exception as exc:
+        errors.append(f"decode: {type(exc).__name__}: {exc}")
+        break
+loader.join()
+print(decoded, errors)
+sys.exit(1 if errors else 0)
+"""
+
+
+def test_decoding_while_another_thread_imports_torch_breaks_neither(tmp_path: Path) -> None:
+    # What the app does on its first folder: thumbnail workers decode while the inference worker imports torch
+    # and loads the model. A decoder that used the half-imported torch once broke that import.
+    photo(1632, 1224).save(tmp_path / "big.jpg", quality=90)
+    result = subprocess.run([sys.executable, "-c", IMPORT_RACE, str(tmp_path / "big.jpg")], cwd=REPO_ROOT,
+                            capture_output=True, text=True, check=False, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
