@@ -1,7 +1,5 @@
 """``python -m rotbgr_core`` runs the command line."""
 
-import sys
+from rotbgr_core.cli import console_main
 
-from rotbgr_core.cli import main
-
-sys.exit(main())
+console_main()

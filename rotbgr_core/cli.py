@@ -11,12 +11,16 @@ import argparse
 import csv
 import io
 import json
+import logging
+import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from rotbgr_core.predictor import Predictor
+    from rotbgr_core.types import ItemResult
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -143,18 +147,31 @@ def run_predict(args: argparse.Namespace) -> int:
     if predictor is None:
         return EXIT_USAGE
     out = _stdout()
+    results = iter_predictions(args.inputs, predictor, args.batch_size, args.exif, StderrProgress())
+    try:
+        failed = _write_predictions(results, out, args.format)
+    except BrokenPipeError:
+        # The reader left (``rotbgr predict DIR | head``): stop predicting, quietly, as a pipeline's tools do.
+        results.close()
+        _silence_stdout()
+        return EXIT_SOME_FAILED
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _write_predictions(results: Generator[ItemResult, None, None], out: TextIO, out_format: str) -> int:
+    """Write one line per result in ``out_format`` (flushed as it comes); returns how many failed."""
     failed = 0
-    writer = csv.writer(out) if args.format == "csv" else None
+    writer = csv.writer(out) if out_format == "csv" else None
     if writer is not None:
         writer.writerow(["path", "angle", "mirrored", "confidence", "error"])
-    elif args.format == "table":
+    elif out_format == "table":
         out.write(f"{'angle':>8}  {'mirror':6}  {'conf':>5}  path\n")
-    for result in iter_predictions(args.inputs, predictor, args.batch_size, args.exif, StderrProgress()):
+    for result in results:
         record = result.to_record()
         if not result.ok:
             failed += 1
             _err(f"rotbgr: {_printable(result.path)}: {record['error']}")
-        if args.format == "jsonl":
+        if out_format == "jsonl":
             out.write(json.dumps(record) + "\n")
         elif writer is not None:
             writer.writerow([record[k] if record[k] is not None else "" for k in
@@ -165,7 +182,18 @@ def run_predict(args: argparse.Namespace) -> int:
         else:
             out.write(f"{'-':>8}  {'-':6}  {'-':>5}  {_printable(result.path)}  ERROR: {record['error']}\n")
         out.flush()
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    return failed
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush cannot fail on a closed pipe."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a file (a test's capture): nothing to flush at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 def run_fix(args: argparse.Namespace) -> int:
@@ -228,5 +256,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE
 
 
+def console_main() -> None:
+    """The ``rotbgr`` console script: :func:`main`, then a quick exit.
+
+    When :func:`main` returns, every output is written and closed and every worker has stopped; what is left is
+    the interpreter's teardown, which with torch loaded takes about half a second (0.49-0.67 s measured here, a
+    fifth of a one-image ``rotbgr predict``). So the streams are flushed and the process leaves at once, unless
+    some other thread is still running (then the normal exit waits for it).
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        code = code or EXIT_SOME_FAILED
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass  # nowhere left to report anything
+    logging.shutdown()
+    if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
+           if thread is not threading.main_thread()):
+        sys.exit(code)
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

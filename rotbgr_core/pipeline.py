@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from PIL import Image
@@ -73,7 +73,7 @@ def predict_items(
     cancel: CancelToken | None = None,
     total: int | None = None,
     decode_workers: int = 2,
-) -> Iterator[ItemResult]:
+) -> Generator[ItemResult, None, None]:
     """Yield one result per item, in order, decoding ahead in a thread pool.
 
     Stops between batches when ``cancel`` says so.  Unreadable items give a
@@ -133,7 +133,7 @@ def iter_predictions(
     apply_exif: bool = False,
     progress: ProgressReporter | None = None,
     cancel: CancelToken | None = None,
-) -> Iterator[ItemResult]:
+) -> Generator[ItemResult, None, None]:
     """Predict every image found in ``inputs`` (files, folders, globs), in order."""
     items = list(iter_items(inputs))
     yield from predict_items(

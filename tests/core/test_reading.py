@@ -79,6 +79,37 @@ def test_predict_csv_and_table(tmp_path: Path) -> None:
     assert result.returncode == 0 and str(tmp_path / "one.png") in result.stdout.decode("utf-8")
 
 
+def test_predict_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
+    """``rotbgr predict DIR | head``: when the reader has gone, no traceback, status 1, no more work."""
+    _mixed_folder(tmp_path / "in")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rotbgr_core", "predict", "--weights", "classical", "--batch-size", "1",
+         str(tmp_path / "in")],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # no reader left: the first line written meets a broken pipe
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1
+    assert b"Traceback" not in stderr and b"BrokenPipe" not in stderr, stderr.decode(errors="replace")
+    assert b"c.pdf" not in stderr  # it stopped at the first item: the broken PDF later on was never opened
+
+
+def test_predict_output_is_complete_with_the_quick_exit(tmp_path: Path) -> None:
+    """The console script leaves without the interpreter's teardown: every line must still be out."""
+    expected = _mixed_folder(tmp_path / "in")
+    result = subprocess.run(
+        [sys.executable, "-m", "rotbgr_core", "predict", "--format", "csv", str(tmp_path / "in")],
+        cwd=REPO_ROOT, capture_output=True, check=False, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert result.returncode == 1, result.stderr  # c.pdf
+    rows = list(csv.reader(io.StringIO(result.stdout.decode("utf-8"))))
+    assert [row[0] for row in rows[1:]] == expected
+    assert "c.pdf" in result.stderr.decode("utf-8")  # stderr too
+
+
 def test_missing_input_and_glob(tmp_path: Path) -> None:
     photo().save(tmp_path / "g1.png")
     photo().save(tmp_path / "g2.png")
