@@ -147,9 +147,7 @@ class InferenceService(QObject):
         def work(cancel: CancelFlag) -> Iterator[tuple[int, Any]]:
             predictor = self._predictor(device)
             yield run_id, ("ready", predictor.name, describe_device(predictor.device))
-            # One batch at a time: the user's priorities apply to the next batch, and the event loop keeps the GIL.
-            for result in predict_items(feeder, predictor, batch_size, cancel=cancel, total=feeder.total,
-                                        concurrent_batches=1):
+            for result in predict_items(feeder, predictor, batch_size, cancel=cancel, total=feeder.total):
                 yield run_id, (feeder.handed.popleft(), result)
 
         worker = GeneratorWorker(work, "inference")

@@ -471,8 +471,6 @@ class LearnedPredictor:
     """The shipped model: see the module docstring for the steps."""
 
     name = "rotbgr-learned"
-    #: ``predict_images`` may run on two batches at once: inference only reads the network and the calibration.
-    concurrent_safe = True
 
     def __init__(self, net: RotNet, calibration: Calibration, device: str = "cpu", patches: int | None = None) -> None:
         """Wrap a network (already on ``device``, in eval mode) and its calibration.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections import deque
 from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -21,21 +19,6 @@ from rotbgr_core.progress import CancelToken, NullProgress, ProgressReporter
 from rotbgr_core.types import Failure, ItemResult, Prediction
 
 _Pending = tuple[InputItem | InputProblem, Future[Image.Image | Failure] | None]
-_Decoded = list[tuple[InputItem | InputProblem, Image.Image | Failure]]
-_Launched = tuple[_Decoded, Future[list[ItemResult]] | None]
-
-
-def default_concurrent_batches() -> int:
-    """Batches predicted at once: ``$ROTBGR_CONCURRENT_BATCHES``, else 2 on a machine with two cores or more.
-
-    A batch alternates between steps that use every core (the network's slices, the pages' classical steps on a
-    small pool) and steps that wait for the slowest image; a second batch in flight fills those gaps. On the
-    2-core machine, text pages: 12-14 -> 14-17 images/s (``bench/predict_fix.py``, alternated runs).
-    """
-    configured = os.environ.get("ROTBGR_CONCURRENT_BATCHES", "")
-    if configured.isdigit() and int(configured) > 0:
-        return int(configured)
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
 def _decode(item: InputItem, apply_exif: bool) -> Image.Image | Failure:
@@ -90,16 +73,11 @@ def predict_items(
     cancel: CancelToken | None = None,
     total: int | None = None,
     decode_workers: int = 2,
-    concurrent_batches: int | None = None,
 ) -> Generator[ItemResult, None, None]:
     """Yield one result per item, in order, decoding ahead in a thread pool.
 
-    Up to ``concurrent_batches`` batches are predicted at once (default:
-    :func:`default_concurrent_batches` for a predictor that says it is
-    ``concurrent_safe``, else 1; an interactive caller that wants each result
-    soon and the fewest busy threads passes 1).  Stops between batches
-    when ``cancel`` says so (a batch already in flight is finished, not
-    yielded).  Unreadable items give a :class:`Failure` and the rest go on.
+    Stops between batches when ``cancel`` says so.  Unreadable items give a
+    :class:`Failure` and the rest go on.
     """
     progress = progress or NullProgress()
     progress.begin(total, "predict")
@@ -118,46 +96,32 @@ def predict_items(
                     break
         return chunk
 
-    if concurrent_batches is None:
-        concurrent_batches = default_concurrent_batches() if getattr(predictor, "concurrent_safe", False) else 1
-    streams = max(1, concurrent_batches)
-
-    def launch(chunk: list[_Pending], predict_pool: ThreadPoolExecutor) -> _Launched:
-        """Wait for a chunk's images, then start predicting the readable ones."""
-        decoded: _Decoded = []
-        for entry, future in chunk:
-            if future is None:
-                assert isinstance(entry, InputProblem)
-                decoded.append((entry, Failure(entry.path, entry.error)))
-            else:
-                decoded.append((entry, future.result()))
-        good_items = [e for e, r in decoded if isinstance(r, Image.Image) and isinstance(e, InputItem)]
-        good_images = [r for _, r in decoded if isinstance(r, Image.Image)]
-        return decoded, (predict_pool.submit(_predict_batch, predictor, good_items, good_images) if good_images
-                         else None)
-
     try:
-        with (ThreadPoolExecutor(max_workers=decode_workers, thread_name_prefix="rotbgr-decode") as pool,
-              ThreadPoolExecutor(max_workers=streams, thread_name_prefix="rotbgr-predict") as predict_pool):
+        with ThreadPoolExecutor(max_workers=decode_workers, thread_name_prefix="rotbgr-decode") as pool:
             chunk = next_chunk(pool)
-            in_flight: deque[_Launched] = deque()
-            while chunk or in_flight:
+            while chunk:
                 if cancel is not None and cancel.is_cancelled():
                     for _, future in chunk:
                         if future is not None:
                             future.cancel()
-                    return  # batches still in flight are finished by the pool, and dropped
-                while chunk and len(in_flight) < streams:
-                    upcoming = next_chunk(pool)  # decode ahead while the model runs
-                    in_flight.append(launch(chunk, predict_pool))
-                    chunk = upcoming
-                decoded, predicting = in_flight.popleft()
-                predicted = iter(predicting.result() if predicting is not None else [])
+                    return
+                upcoming = next_chunk(pool)  # decode ahead while the model runs
+                decoded: list[tuple[InputItem | InputProblem, Image.Image | Failure]] = []
+                for entry, future in chunk:
+                    if future is None:
+                        assert isinstance(entry, InputProblem)
+                        decoded.append((entry, Failure(entry.path, entry.error)))
+                    else:
+                        decoded.append((entry, future.result()))
+                good_items = [e for e, r in decoded if isinstance(r, Image.Image) and isinstance(e, InputItem)]
+                good_images = [r for _, r in decoded if isinstance(r, Image.Image)]
+                predicted = iter(_predict_batch(predictor, good_items, good_images) if good_images else [])
                 for _entry, result in decoded:
                     out = next(predicted) if isinstance(result, Image.Image) else result
                     done += 1
                     yield out
                     progress.advance(done, out.path)
+                chunk = upcoming
     finally:
         progress.end()
 

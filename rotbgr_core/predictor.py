@@ -43,12 +43,7 @@ class DeviceError(ValueError):
 
 @runtime_checkable
 class Predictor(Protocol):
-    """Predicts ``(angle, mirrored, confidence)`` for decoded RGB images.
-
-    A predictor whose ``predict_images`` may run on two batches at once, from two threads, says so with a
-    class attribute ``concurrent_safe = True`` (the pipeline then keeps two batches in flight); any other is
-    called one batch at a time, in input order.
-    """
+    """Predicts ``(angle, mirrored, confidence)`` for decoded RGB images."""
 
     name: str
     device: str
@@ -90,7 +85,6 @@ class ClassicalPredictor:
     """
 
     name = "classical-projection"
-    concurrent_safe = True  # stateless
 
     def __init__(self, device: str = "cpu") -> None:
         """The classical estimator always runs on the CPU."""
@@ -136,8 +130,6 @@ class DocumentAwarePredictor:
         self.device = base.device
         #: Read doubtful photos (document probability >= RESCUE_DOC_PROB) as pages when their text is clear.
         self.rescue_photo_pages = True
-        #: Two batches may run at once when the base model allows it (the window network only reads its weights).
-        self.concurrent_safe = bool(getattr(base, "concurrent_safe", False))
 
     def predict_images(self, images: Sequence[Image.Image]) -> list[Estimate]:
         """Base estimates, with documents re-decided with their text windows."""

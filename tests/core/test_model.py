@@ -185,25 +185,6 @@ def test_classical_threads_change_no_answer(
         predictor.base.classical_threads = None
 
 
-def test_two_batches_in_flight_change_no_answer(predictor: DocumentAwarePredictor, page: Image.Image,
-                                              tmp_path: Path) -> None:
-    """The pipeline predicts two batches at once with the shipped model: the same answers as one at a time."""
-    from rotbgr_core.imageio import InputItem
-    from rotbgr_core.pipeline import predict_items
-
-    photo = Image.open(UPRIGHT / "chelsea.jpg").convert("RGB")
-    inputs = [make_rotated(page, -61.0, False, fill=(255, 255, 255)), photo_input(photo, 95.0, True),
-              make_rotated(page, 178.0, True, fill=(255, 255, 255)), photo, make_rotated(page, 3.0, False)]
-    items = []
-    for index, image in enumerate(inputs):
-        image.save(tmp_path / f"{index}.png")
-        items.append(InputItem(str(tmp_path / f"{index}.png")))
-    assert predictor.concurrent_safe
-    one = list(predict_items(items, predictor, batch_size=2, concurrent_batches=1))
-    two = list(predict_items(items, predictor, batch_size=2, concurrent_batches=2))
-    assert two == one and len(one) == 5
-
-
 def test_network_batches_run_in_slices_on_threads_with_the_same_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Network phases run a CPU batch in slices on threads: same rows, same order, same values (to rounding)."""
     import threading
