@@ -204,7 +204,7 @@ class DocumentAwarePredictor:
         from rotbgr_core.learned import combine_log_probs, roll_quarters
 
         gray = np.asarray(image.convert("L"))
-        skew = estimate_skew(gray)
+        skew = estimate_skew(gray, raw.edge_angle)
         if skew.method != "fourier":
             return None
         windows = page_windows(gray, skew.angle, skew.lines_vertical, fusion.windows)

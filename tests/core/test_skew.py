@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from rotbgr_core.geometry import make_rotated
+from rotbgr_core.imageio import load_for_prediction
 from rotbgr_core.skew import edge_orientation, estimate_skew
 
 
@@ -45,3 +48,36 @@ def test_edge_orientation_sees_lines() -> None:
     angle, strength = edge_orientation(np.asarray(made))
     assert abs(angle - 6.0) < 0.5
     assert strength > 0.5
+
+
+def _bitonal_scan_on_a_dithered_bed(path: Path, angle: float) -> np.ndarray:
+    """The page turned by ``angle`` on a noisy gradient bed, thresholded to 1 bit, saved and read back as grey."""
+    rng = np.random.default_rng(0)
+    turned = _page().rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=0)
+    shape = Image.new("L", (1000, 1300), 255).rotate(angle, expand=True, fillcolor=0)
+    side = int(max(turned.size) * 1.1)
+    y, x = np.mgrid[0:side, 0:side].astype(np.float32)
+    bed = Image.fromarray(np.clip(255 * (x + y) / (2 * side) + rng.normal(0, 90, (side, side)), 0, 255)
+                          .astype(np.uint8))
+    bed.paste(turned, ((side - turned.width) // 2, (side - turned.height) // 2), shape)
+    bed.point(lambda v: 255 if v >= 128 else 0).convert("1").save(path, compression="group4")
+    return np.asarray(load_for_prediction(str(path)).convert("L"))
+
+
+def test_the_edge_orientation_rescues_a_skew_that_the_profiles_miss(tmp_path: Path) -> None:
+    """A dithered bed's speckle pulls the projection profiles to a false tilt; the edges' start finds the lines."""
+    gray = _bitonal_scan_on_a_dithered_bed(tmp_path / "scan.tif", -24.9)
+    assert abs(estimate_skew(gray).angle - 24.9) > 5  # the failure this guards against (profiles alone)
+    edge_angle, _ = edge_orientation(gray)
+    assert abs(estimate_skew(gray, edge_angle).angle - 24.9) < 0.2
+
+
+def test_an_edge_hint_changes_nothing_where_the_profiles_are_right() -> None:
+    page = _page()
+    for angle in (-31.0, -3.0, 8.5, 40.0):
+        made = make_rotated(page, angle, False, fill=245)
+        made.thumbnail((1024, 1024))
+        gray = np.asarray(made)
+        plain = estimate_skew(gray)
+        for hint in (angle + 6.0, angle - 30.0, 0.0):
+            assert estimate_skew(gray, hint) == plain
