@@ -8,7 +8,8 @@ How one image is predicted (every image is RGB, long side <= 1024 px):
    small square "global view".  The network (:class:`RotNet`) says which of the
    eight remaining corrections (quarter turn ``k`` times mirror ``m``) makes it
    upright, whether it is a document, and a small remaining angle for photos.
-3. Documents: projection profiles (:func:`rotbgr_core.skew.estimate_skew`) give
+3. Documents: projection profiles and the ink's spectrum
+   (:func:`rotbgr_core.skew.estimate_skew`, with ``e`` as a second start) give
    the precise skew ``r``; the page turned by ``r`` gives text-dense patches at
    full resolution whose class log-probabilities are added to the global view's.
    Photos: ``r = e``, plus the network's remaining angle where the line evidence
