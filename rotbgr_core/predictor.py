@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from rotbgr_core.skew import SkewEstimate, estimate_skew
+from rotbgr_core.skew import SkewEstimate, edge_orientation, estimate_skew
 from rotbgr_core.types import Estimate
 
 if TYPE_CHECKING:  # torch-backed modules, imported only where a model is built
@@ -95,7 +95,7 @@ class ClassicalPredictor:
         results = []
         for image in images:
             gray = np.asarray(image.convert("L"))
-            skew = estimate_skew(gray)
+            skew = estimate_skew(gray, edge_orientation(gray)[0])
             kind = "document" if skew.method == "fourier" and skew.text_fraction > 0.01 else "photo"
             results.append(
                 Estimate(
