@@ -13,10 +13,12 @@ import io
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Generator, Sequence
-from typing import TYPE_CHECKING, TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from rotbgr_core.predictor import Predictor
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
+#: A run stopped by Ctrl-C (128 + SIGINT, what a shell reports for it); not one of the SPEC's outcomes.
+EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -138,6 +142,43 @@ def _load(args: argparse.Namespace) -> Predictor | None:
         return None
 
 
+class StopOnInterrupt:
+    """A cancel token that the first Ctrl-C sets; a second Ctrl-C stops at once.
+
+    Used as a context manager around a batch: the first Ctrl-C lets the work in hand finish (every line printed
+    or file written is whole and reported), the batch stops before the next images. Nothing is installed where
+    Ctrl-C is ignored (a background job) or off the main thread.
+    """
+
+    def __init__(self) -> None:
+        """Not cancelled yet."""
+        self.requested = False
+        self._previous: Any = None
+
+    def is_cancelled(self) -> bool:
+        """Whether Ctrl-C was pressed."""
+        return self.requested
+
+    def __enter__(self) -> StopOnInterrupt:
+        """Catch Ctrl-C (SIGINT) while the batch runs."""
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
+            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Give Ctrl-C back to what handled it before."""
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        _err("rotbgr: stopping after the images in hand (Ctrl-C again to stop at once)")
+
+
 def run_predict(args: argparse.Namespace) -> int:
     """``rotbgr predict``: one line per item on stdout, in input order."""
     from rotbgr_core.pipeline import iter_predictions
@@ -147,14 +188,18 @@ def run_predict(args: argparse.Namespace) -> int:
     if predictor is None:
         return EXIT_USAGE
     out = _stdout()
-    results = iter_predictions(args.inputs, predictor, args.batch_size, args.exif, StderrProgress())
-    try:
-        failed = _write_predictions(results, out, args.format)
-    except BrokenPipeError:
-        # The reader left (``rotbgr predict DIR | head``): stop predicting, quietly, as a pipeline's tools do.
-        results.close()
-        _silence_stdout()
-        return EXIT_SOME_FAILED
+    with StopOnInterrupt() as stop:
+        results = iter_predictions(args.inputs, predictor, args.batch_size, args.exif, StderrProgress(), stop)
+        try:
+            failed = _write_predictions(results, out, args.format)
+        except BrokenPipeError:
+            # The reader left (``rotbgr predict DIR | head``): stop predicting, quietly, as a pipeline's tools do.
+            results.close()
+            _silence_stdout()
+            return EXIT_SOME_FAILED
+    if stop.requested:
+        _err("rotbgr: interrupted: the inputs after the last line printed were not predicted")
+        return EXIT_INTERRUPTED
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
@@ -215,7 +260,11 @@ def run_fix(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         apply_exif=args.exif,
     )
-    status: int = fix_inputs(args.inputs, predictor, options, progress=StderrProgress(), log=_err)
+    with StopOnInterrupt() as stop:
+        status: int = fix_inputs(args.inputs, predictor, options, progress=StderrProgress(), log=_err, cancel=stop)
+    if stop.requested:
+        _err("rotbgr: interrupted: the inputs not in the report were not processed")
+        return EXIT_INTERRUPTED
     return status
 
 
@@ -264,7 +313,11 @@ def console_main() -> None:
     fifth of a one-image ``rotbgr predict``). So the streams are flushed and the process leaves at once, unless
     some other thread is still running (then the normal exit waits for it).
     """
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        _err("rotbgr: interrupted")
+        code = EXIT_INTERRUPTED
     try:
         sys.stdout.flush()
     except BrokenPipeError:
