@@ -210,10 +210,11 @@ def refine_text_skew(gray: Gray, guess: float | None = None, window: float = 2.0
     A ``hint`` (a correction, e.g. the image's dominant edge orientation) is a
     second start for the whole-circle search, tried when it is more than a
     degree away from the first: if it ends on another peak (more than a degree
-    away) with more spectral energy, that peak wins.  Profiles can peak at a false tilt (the pixel lattice of a dithered
-    scanner bed, a table's rules, large glyphs) while the page edges or the
-    text's strokes point at the true one; on the calibration pages the
-    spectrum chose right every time the two starts disagreed.
+    away) with more spectral energy, that peak wins.  Profiles can peak at a
+    false tilt (the pixel lattice of a dithered scanner bed, a table's rules,
+    large glyphs) while the page edges or the text's strokes point at the true
+    one; on the calibration pages the spectrum chose right every time the two
+    starts disagreed.
     """
     mask, fraction = ink_mask(gray)
     # The ink's coordinates in row-major order, as ``np.nonzero`` gives them (OpenCV: 2-3 times faster).
