@@ -197,6 +197,12 @@ def run_predict(args: argparse.Namespace) -> int:
             results.close()
             _silence_stdout()
             return EXIT_SOME_FAILED
+        except OSError as exc:
+            # The results cannot be written (a full disk): predicting on would only lose them.
+            results.close()
+            _silence_stdout()
+            _err(f"rotbgr: error: cannot write the results: {exc.strerror or exc}")
+            return EXIT_SOME_FAILED
     if stop.requested:
         _err("rotbgr: interrupted: the inputs after the last line printed were not predicted")
         return EXIT_INTERRUPTED

@@ -96,6 +96,21 @@ def test_predict_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
     assert b"c.pdf" not in stderr  # it stopped at the first item: the broken PDF later on was never opened
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_predict_to_a_full_disk_says_so_and_stops(tmp_path: Path) -> None:
+    _mixed_folder(tmp_path / "in")
+    with Path("/dev/full").open("wb") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "rotbgr_core", "predict", "--weights", "classical", str(tmp_path / "in")],
+            cwd=REPO_ROOT, stdout=full, stderr=subprocess.PIPE, check=False, timeout=300,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        )
+    assert result.returncode == 1
+    stderr = result.stderr.decode("utf-8")
+    assert "rotbgr: error: cannot write the results: No space left on device" in stderr
+    assert "Traceback" not in stderr and "c.pdf" not in stderr  # stopped at the first line
+
+
 def test_predict_output_is_complete_with_the_quick_exit(tmp_path: Path) -> None:
     """The console script leaves without the interpreter's teardown: every line must still be out."""
     expected = _mixed_folder(tmp_path / "in")
