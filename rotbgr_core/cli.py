@@ -133,11 +133,11 @@ def _printable(path: str) -> str:
 
 def _load(args: argparse.Namespace) -> Predictor | None:
     """The predictor the options ask for, or ``None`` after printing why it cannot be had."""
-    from rotbgr_core.predictor import DeviceError, load_predictor
+    from rotbgr_core.predictor import load_predictor
 
     try:
         return load_predictor(args.weights, args.device)
-    except (DeviceError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError) as exc:  # an unknown device, a file that is not our weights
         _err(f"rotbgr: error: {exc}")
         return None
 

@@ -504,16 +504,26 @@ class LearnedPredictor:
         fine-tune or re-save the network.
 
         Raises:
-            ValueError: if the file is not a RotBGR weights file.
+            ValueError: if the file is not a RotBGR weights file, or not one for this network.
+            FileNotFoundError: if there is no such file.
         """
-        data = torch.load(Path(path), map_location="cpu", weights_only=True)
+        try:
+            data = torch.load(Path(path), map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a file that is not its own
+            reason = f"torch cannot read it: {type(exc).__name__}"
+            raise ValueError(f"{path} is not a RotBGR weights file ({reason})") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"{path} is not a RotBGR weights file ({FORMAT})")
         net = RotNet()
-        state = {
-            key: value.float() if value.is_floating_point() else value for key, value in data["state_dict"].items()
-        }
-        net.load_state_dict(state)
+        try:
+            state = {
+                key: value.float() if value.is_floating_point() else value for key, value in data["state_dict"].items()
+            }
+            net.load_state_dict(state)
+        except (KeyError, AttributeError, RuntimeError) as exc:
+            raise ValueError(f"{path} does not hold weights for this version's network ({type(exc).__name__})") from exc
         net.eval()
         if fold:
             fold_batchnorm(net)

@@ -178,8 +178,16 @@ def make_server(host: str, port: int, predictor: Predictor) -> ThreadingHTTPServ
 
 def serve(host: str, port: int, weights: str | None, device: str) -> int:
     """Serve predictions over HTTP until interrupted; returns an exit status."""
-    predictor = load_predictor(weights, device)
-    server = make_server(host, port, predictor)
+    try:
+        predictor = load_predictor(weights, device)
+    except (ValueError, FileNotFoundError) as exc:  # an unknown device, a file that is not our weights
+        sys.stderr.write(f"rotbgr serve: error: {exc}\n")
+        return 2
+    try:
+        server = make_server(host, port, predictor)
+    except OSError as exc:
+        sys.stderr.write(f"rotbgr serve: error: cannot listen on {host}:{port}: {exc.strerror or exc}\n")
+        return 1
     sys.stderr.write(f"rotbgr serve: {predictor.name} on {predictor.device}, "
                      f"listening on http://{host}:{server.server_address[1]}\n")
     try:

@@ -111,6 +111,19 @@ def test_predict_to_a_full_disk_says_so_and_stops(tmp_path: Path) -> None:
     assert "Traceback" not in stderr and "c.pdf" not in stderr  # stopped at the first line
 
 
+def test_weights_that_are_not_ours_are_refused_in_one_line(tmp_path: Path) -> None:
+    photo().save(tmp_path / "one.png")
+    for weights in (tmp_path / "one.png", REPO_ROOT / "rotbgr_core" / "weights" / "docorient.pt"):
+        result = subprocess.run(
+            [sys.executable, "-m", "rotbgr_core", "predict", "--weights", str(weights), str(tmp_path / "one.png")],
+            cwd=REPO_ROOT, capture_output=True, check=False, timeout=300,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        )
+        stderr = result.stderr.decode("utf-8")
+        assert result.returncode == 2 and result.stdout == b""
+        assert f"rotbgr: error: {weights} is not a RotBGR weights file" in stderr and "Traceback" not in stderr
+
+
 def test_predict_output_is_complete_with_the_quick_exit(tmp_path: Path) -> None:
     """The console script leaves without the interpreter's teardown: every line must still be out."""
     expected = _mixed_folder(tmp_path / "in")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from rotbgr_core.geometry import make_rotated
 from rotbgr_core.predictor import ClassicalPredictor
-from rotbgr_core.service import make_server
+from rotbgr_core.service import make_server, serve
 
 
 @pytest.fixture()
@@ -91,3 +93,16 @@ def test_bad_upload_gives_clear_error(base_url: str) -> None:
     assert status == 422 and record["path"] == "junk.png" and "not an image" in record["error"]
     status, _, body = _post(base_url + "/fix?crop=sideways", b"x")
     assert status == 400 and "crop" in json.loads(body)["error"]
+
+
+def test_serve_says_why_it_cannot_start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that is not our weights, or a port already taken: one clear line and a status, no traceback."""
+    not_weights = tmp_path / "photo.jpg"
+    Image.new("RGB", (8, 8)).save(not_weights)
+    assert serve("127.0.0.1", 0, str(not_weights), "cpu") == 2
+    assert "is not a RotBGR weights file" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert serve("127.0.0.1", taken.getsockname()[1], "classical", "cpu") == 1
+    assert "cannot listen on 127.0.0.1:" in capsys.readouterr().err
