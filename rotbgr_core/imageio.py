@@ -80,12 +80,21 @@ def is_supported(path: str) -> bool:
     return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def _walk_folder(folder: str) -> Iterator[str]:
-    """Supported files under ``folder``, recursively, in a stable sorted order."""
+def _walk_folder(folder: str, seen: set[tuple[int, int]] | None = None) -> Iterator[str]:
+    """Supported files under ``folder``, recursively, in a stable sorted order.
+
+    Linked folders are followed, but no folder is listed twice: a link back up the tree (a cycle) or a second
+    link to the same folder adds nothing.
+    """
+    seen = set() if seen is None else seen
     try:
+        status = Path(folder).stat()
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError as exc:
         raise ImageReadError(f"cannot list folder: {exc.strerror or exc}") from exc
+    if (status.st_dev, status.st_ino) in seen:
+        return
+    seen.add((status.st_dev, status.st_ino))
     subfolders: list[str] = []
     for entry in entries:
         try:
@@ -97,7 +106,7 @@ def _walk_folder(folder: str) -> Iterator[str]:
             continue
     for sub in subfolders:
         try:
-            yield from _walk_folder(sub)
+            yield from _walk_folder(sub, seen)
         except ImageReadError:
             continue
 

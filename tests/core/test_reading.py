@@ -138,6 +138,20 @@ def test_predict_output_is_complete_with_the_quick_exit(tmp_path: Path) -> None:
     assert "c.pdf" in result.stderr.decode("utf-8")  # stderr too
 
 
+@pytest.mark.parametrize("link", ["cycle", "twice"])
+def test_linked_folders_are_listed_once_and_cycles_end(tmp_path: Path, link: str) -> None:
+    """A link back up the tree, or a second link to a folder, adds nothing (both at once grew exponentially)."""
+    root = tmp_path / "in"
+    (root / "a").mkdir(parents=True)
+    photo().save(root / "a" / "one.png")
+    if link == "cycle":
+        (root / "a" / "back_up").symlink_to(root, target_is_directory=True)
+    else:
+        (root / "b").symlink_to(root / "a", target_is_directory=True)
+    items = [entry for entry in iter_items([str(root)]) if isinstance(entry, InputItem)]
+    assert [item.file for item in items] == [str(root / "a" / "one.png")]
+
+
 def test_missing_input_and_glob(tmp_path: Path) -> None:
     photo().save(tmp_path / "g1.png")
     photo().save(tmp_path / "g2.png")
