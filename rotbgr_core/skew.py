@@ -56,7 +56,14 @@ def edge_orientation(gray: Gray, max_side: int = 512) -> tuple[float, float]:
     """
     image: NDArray[np.float32]
     scale = max_side / max(gray.shape)
-    resized = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    resized: NDArray[np.generic]
+    if scale >= 1:
+        resized = gray
+    elif min(gray.shape) * scale >= 1:
+        resized = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    else:  # a sliver (3 x 5000 px): its short side would round to nothing
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        resized = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     image = np.asarray(resized, dtype=np.float32)
     gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)

@@ -150,6 +150,15 @@ def test_photos_quarter_turns(predictor: DocumentAwarePredictor) -> None:
     assert sum(coarse) >= 10, coarse
 
 
+@pytest.mark.parametrize("size", [(3, 5000), (5000, 3), (1, 1), (1, 1200)])
+def test_slivers_and_single_pixels_get_an_answer(predictor: DocumentAwarePredictor, size: tuple[int, int]) -> None:
+    """Extreme shapes are valid images: an answer, not an OpenCV assertion (3 x 5000 px failed so)."""
+    image = Image.new("RGB", size, (200, 180, 160))
+    ImageDraw.Draw(image).line((0, 0, size[0], size[1]), fill=(20, 20, 20))
+    [estimate] = predictor.predict_images([image])
+    assert -180.0 <= estimate.angle < 180.0 and 0.0 <= estimate.confidence <= 1.0
+
+
 def test_confidence_range_and_determinism(predictor: DocumentAwarePredictor, page: Image.Image) -> None:
     photo = Image.open(UPRIGHT / "chelsea.jpg").convert("RGB")
     inputs = [make_rotated(page, 33.0, True, fill=(255, 255, 255)), photo_input(photo, -121.0, False), photo]
