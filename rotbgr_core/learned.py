@@ -38,7 +38,7 @@ from PIL import Image
 from rotbgr_core.geometry import inscribed_size, normalize_angle, rotate_array_expanded
 from rotbgr_core.imageio import BITONAL_KEY, use_torch_reduction
 from rotbgr_core.learned_net import NUM_CLASSES, RotNet, fold_batchnorm, run_in_chunks
-from rotbgr_core.skew import edge_orientation, estimate_skew, ink_components
+from rotbgr_core.skew import edge_orientation, estimate_skew, ink_components, is_featureless
 from rotbgr_core.types import Estimate
 
 #: Side of the square network input, in pixels.
@@ -328,6 +328,7 @@ class RawResult:
     deskewed: U8Array | None = None  # pages: the grey page turned by the skew (reused by the text windows)
     deskewed_ink: NDArray[np.bool_] | None = None  # pages: its ink mask
     deskewed_ink_components: NDArray[np.int32] | None = None  # pages: that mask's component statistics
+    featureless: bool = False  # nothing to orient (skew.is_featureless): answered "leave it as it is"
 
 
 def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
@@ -403,6 +404,8 @@ def decide(raw: RawResult, cal: Calibration) -> Estimate:
             base += raw.residual * 45.0
         mirrored = mirror_p > cal.mirror_threshold_photo
     angle = normalize_angle(base + 90.0 * k)
+    if raw.featureless:
+        angle, mirrored = 0.0, False  # nothing to orient: leave it as it is
     feats = np.asarray(confidence_features(raw, cal), dtype=np.float64)
     logit = cal.intercept
     if len(cal.coef) == len(feats):
@@ -572,8 +575,9 @@ class LearnedPredictor:
             views = [view for _, _, view in prepared]
             log_probs, doc, residual = self._run(views)
             results = [
-                RawResult(edge[0], edge[1], float(doc[i]), log_probs[i], float(residual[i]))
-                for i, (_, edge, _) in enumerate(prepared)
+                RawResult(edge[0], edge[1], float(doc[i]), log_probs[i], float(residual[i]),
+                          featureless=is_featureless(gray))
+                for i, (gray, edge, _) in enumerate(prepared)
             ]
             for raw, two_level in zip(results, bitonal, strict=True):
                 if two_level:

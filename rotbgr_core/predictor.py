@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from rotbgr_core.skew import SkewEstimate, edge_orientation, estimate_skew
+from rotbgr_core.skew import SkewEstimate, edge_orientation, estimate_skew, is_featureless
 from rotbgr_core.types import Estimate
 
 if TYPE_CHECKING:  # torch-backed modules, imported only where a model is built
@@ -99,7 +99,7 @@ class ClassicalPredictor:
             kind = "document" if skew.method == "fourier" and skew.text_fraction > 0.01 else "photo"
             results.append(
                 Estimate(
-                    angle=skew.angle,
+                    angle=0.0 if is_featureless(gray) else skew.angle,
                     mirrored=False,
                     confidence=round(0.5 * skew.strength, 4),
                     kind=kind,
@@ -168,7 +168,9 @@ class DocumentAwarePredictor:
         page_scores = {index: scored[bounds[n]:bounds[n + 1]] for n, index in enumerate(pages)}
         results = []
         for index, (image, raw, estimate) in enumerate(zip(images, raws, estimates, strict=True)):
-            if index in page_scores:
+            if raw.featureless:
+                pass  # decide() left it as it is: no page reading can do better
+            elif index in page_scores:
                 assert raw.skew_angle is not None
                 base_scores = combine_log_probs(raw, base.calibration).astype(np.float64)
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,

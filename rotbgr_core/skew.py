@@ -93,6 +93,26 @@ def edge_orientation(gray: Gray, max_side: int = 512) -> tuple[float, float]:
     return _fold45(angle), strength
 
 
+#: Grey levels between the darkest and lightest 0.1% of an image shrunk to 256 px, under which it shows nothing.
+FEATURELESS_SPREAD = 12.0
+
+
+def is_featureless(gray: Gray) -> bool:
+    """Whether an image shows nothing to orient: a blank page, a flat colour, a single pixel.
+
+    Shrunk to 256 px by area (which averages sensor and paper noise away), a blank page scanned with noise and
+    shading spans 5-6 grey levels; every one of the 600 calibration pages spans 63 or more (the faintest photo
+    crop: 3). Such an image has no orientation, and the least surprising answer is to leave it as it is.
+    """
+    scale = 256 / max(gray.shape)
+    small = gray
+    if scale < 1:
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        small = np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    low, high = np.percentile(small, [0.1, 99.9])
+    return bool(high - low < FEATURELESS_SPREAD)
+
+
 def ink_mask(gray: Gray) -> tuple[NDArray[np.bool_], float]:
     """Pixels that look like text ink, without large blobs (borders, photos).
 

@@ -59,6 +59,16 @@ def text_page(width: int = 320, height: int = 400, seed: int = 0) -> Image.Image
     return page
 
 
+def blank_scan(noise: float, seed: int = 1) -> Image.Image:
+    """A blank sheet as a scanner sees it: paper tone, shading towards the corners, sensor noise, JPEG."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:1650, 0:1275].astype(np.float32)
+    values = 240 - 6 * ((x - 637) ** 2 + (y - 825) ** 2) / 1275**2 + rng.normal(0, noise, (1650, 1275))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(values, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=85)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("L")
+
+
 def photo(width: int = 320, height: int = 240, seed: int = 0) -> Image.Image:
     """A smooth, colourful, asymmetric 'photo' (RGB) that compresses like one."""
     rng = np.random.default_rng(seed)

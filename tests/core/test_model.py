@@ -20,6 +20,7 @@ from rotbgr_core.predictor import (
     load_predictor,
     set_classical_threads,
 )
+from tests.core.helpers import blank_scan
 
 UPRIGHT = Path(__file__).resolve().parents[1] / "resources" / "upright"
 #: Of the 8 turned copies of the text page, how many get the mirror flag right (at least): unmirrored, mirrored.
@@ -157,6 +158,14 @@ def test_slivers_and_single_pixels_get_an_answer(predictor: DocumentAwarePredict
     ImageDraw.Draw(image).line((0, 0, size[0], size[1]), fill=(20, 20, 20))
     [estimate] = predictor.predict_images([image])
     assert -180.0 <= estimate.angle < 180.0 and 0.0 <= estimate.confidence <= 1.0
+
+
+def test_blank_sheets_are_left_as_they_are(predictor: DocumentAwarePredictor) -> None:
+    """A blank scanned page has no orientation: it is left alone, not turned by a half turn or 45 deg of noise."""
+    blanks = [blank_scan(noise, seed).convert("RGB") for noise, seed in ((2.0, 1), (4.0, 2), (6.0, 3))]
+    for estimate in predictor.predict_images([*blanks, Image.new("RGB", (640, 480), (30, 90, 200))]):
+        assert (estimate.angle, estimate.mirrored) == (0.0, False)
+        assert estimate.confidence < 0.2
 
 
 def test_confidence_range_and_determinism(predictor: DocumentAwarePredictor, page: Image.Image) -> None:

@@ -9,7 +9,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from rotbgr_core.geometry import make_rotated
 from rotbgr_core.imageio import load_for_prediction
-from rotbgr_core.skew import edge_orientation, estimate_skew
+from rotbgr_core.skew import edge_orientation, estimate_skew, is_featureless
+from tests.core.helpers import blank_scan
 
 
 def _page() -> Image.Image:
@@ -81,3 +82,13 @@ def test_an_edge_hint_changes_nothing_where_the_profiles_are_right() -> None:
         plain = estimate_skew(gray)
         for hint in (angle + 6.0, angle - 30.0, 0.0):
             assert estimate_skew(gray, hint) == plain
+
+
+def test_blank_sheets_and_flat_images_are_featureless_and_a_line_of_text_is_not() -> None:
+    for noise in (2.0, 4.0, 6.0):
+        assert is_featureless(np.asarray(blank_scan(noise)))
+    assert is_featureless(np.full((1, 1), 90, dtype=np.uint8))
+    page = Image.new("L", (1275, 1650), 240)
+    ImageDraw.Draw(page).text((200, 300), "Minutes of the meeting", fill=30, font=ImageFont.load_default(size=28))
+    assert not is_featureless(np.asarray(page))
+    assert not is_featureless(np.asarray(_page()))
