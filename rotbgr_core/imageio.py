@@ -89,12 +89,12 @@ def _walk_folder(folder: str, seen: set[tuple[int, int]] | None = None) -> Itera
     seen = set() if seen is None else seen
     try:
         status = Path(folder).stat()
+        if (status.st_dev, status.st_ino) in seen:
+            return
+        seen.add((status.st_dev, status.st_ino))
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError as exc:
         raise ImageReadError(f"cannot list folder: {exc.strerror or exc}") from exc
-    if (status.st_dev, status.st_ino) in seen:
-        return
-    seen.add((status.st_dev, status.st_ino))
     subfolders: list[str] = []
     for entry in entries:
         try:
