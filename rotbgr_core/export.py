@@ -46,7 +46,7 @@ from typing import IO, Any
 
 from PIL import Image, ImageOps, PngImagePlugin, TiffImagePlugin
 
-from rotbgr_core.geometry import CropMode, correct_image, decompose, normalize_angle
+from rotbgr_core.geometry import CropMode, correct_image, decompose, normalize_angle, without_subpixel_residual
 from rotbgr_core.imageio import (
     PDF_SUFFIXES,
     ImageReadError,
@@ -542,21 +542,25 @@ def _export_single(decision: Decision, options: FixOptions, layout: OutputLayout
                 return _copy_unchanged(decision, item, folder, name)
             return _export_pixels(decision, image, source, fmt, folder, name, Turn(), 0.0, False, options, None)
         angle, mirrored = float(decision.angle or 0.0), bool(decision.mirrored)
+        snapped = without_subpixel_residual(angle, *image.size)
+        snap_note = (f"a {abs(angle - snapped):.4f} deg rotation moves no pixel by half a pixel: not resampled"
+                     if snapped != angle else None)
+        angle = snapped
         exif_turn = Turn()
         if options.apply_exif:
             exif_turn = Turn.from_exif_orientation(exif_orientation(source.info.get("exif")))
         turn = Turn.from_correction(angle, mirrored)
-        fallback_note = None
+        fallback_note = snap_note
         if fmt == "JPEG" and source.fmt == "JPEG" and turn is not None:
             total = exif_turn.then(turn)
             try:
                 data = transform_jpeg(Path(item.file).read_bytes(), total)
             except LosslessUnavailable as why:
-                fallback_note = f"lossless JPEG turn impossible: {why}"
+                fallback_note = _join_notes(snap_note, f"lossless JPEG turn impossible: {why}")
             else:
                 path, note = atomic_write(folder, name, lambda handle: _write_bytes(handle, data), item.file)
                 action = Action.UNCHANGED if total.is_identity else Action.LOSSLESS
-                return _record(decision, action, path, quality=source.quality, note=note)
+                return _record(decision, action, path, quality=source.quality, note=_join_notes(snap_note, note))
         return _export_pixels(decision, image, source, fmt, folder, name, exif_turn, angle, mirrored, options,
                               fallback_note)
     finally:
@@ -696,6 +700,7 @@ def _export_tiff_pages(decisions: list[Decision], options: FixOptions, layout: O
                     source = _describe(image, file)
                     correct = decision is not None and decision.mode == "correct"
                     angle = float(decision.angle or 0.0) if correct and decision else 0.0
+                    angle = without_subpixel_residual(angle, *image.size)
                     mirrored = bool(decision.mirrored) if correct and decision else False
                     crop = _crop_for(decision, options)
                     corrected = correct_image(image, angle, mirrored, crop) if (angle or mirrored) else image

@@ -84,6 +84,19 @@ _QUARTER_TRANSPOSE = {
 }
 
 
+def without_subpixel_residual(angle: float, width: int, height: int) -> float:
+    """``angle`` with its residual dropped when turning a ``width x height`` image by it moves no pixel by half a pixel.
+
+    Such a rotation cannot be seen, but resampling for it would soften every pixel (and re-encode a JPEG that could
+    otherwise be turned losslessly): a page measured at 0.0004 deg is left as it is, or only quarter-turned.
+    """
+    parts = decompose(normalize_angle(angle))
+    reach = 0.5 * math.hypot(width, height)  # the corners move the most
+    if parts.residual and reach * abs(math.radians(parts.residual)) < 0.5:
+        return normalize_angle(90.0 * parts.quarter_turns)
+    return angle
+
+
 def exact_transpose_ops(angle: float, mirrored: bool) -> list[Image.Transpose]:
     """Pillow transpositions that perform an exact correction, in order.
 

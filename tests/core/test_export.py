@@ -16,7 +16,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from rotbgr_core.export import FixOptions, export_item, fix_inputs, iter_fix
-from rotbgr_core.geometry import correct_image, make_rotated
+from rotbgr_core.geometry import correct_image, make_rotated, without_subpixel_residual
 from rotbgr_core.imageio import InputItem
 from rotbgr_core.jpeg_lossless import Turn, estimate_quality, transform_jpeg
 from rotbgr_core.metadata import exif_orientation, patch_exif
@@ -429,6 +429,32 @@ def test_quarter_turn_swaps_non_square_resolution(tmp_path: Path) -> None:
     record = export_item(InputItem(str(fax)), -90.0, False, _options(tmp_path / "b"))
     with Image.open(record.output or "") as out:
         assert out.info["dpi"] == pytest.approx((98, 204)) and out.info["compression"] == "group4"
+
+
+def test_a_rotation_that_moves_no_pixel_by_half_a_pixel_is_not_resampled(tmp_path: Path) -> None:
+    """A page measured at 0.0004 deg off is copied (or turned losslessly), not resampled and re-encoded."""
+    source = tmp_path / "in.jpg"
+    source.write_bytes(jpeg_bytes(photo(96, 64), quality=92))
+    record = export_item(InputItem(str(source)), 0.0004, False, _options(tmp_path / "a"))
+    assert record.action == "unchanged" and "not resampled" in (record.note or "")
+    assert Path(record.output or "").read_bytes() == source.read_bytes()
+    record = export_item(InputItem(str(source)), 90.0004, False, _options(tmp_path / "b"))
+    assert record.action == "lossless"
+    png = tmp_path / "in.png"
+    photo(96, 64).save(png)
+    record = export_item(InputItem(str(png)), -0.3, False, _options(tmp_path / "c"))  # corners move 0.3 px
+    assert record.action == "unchanged"
+    record = export_item(InputItem(str(png)), -1.0, False, _options(tmp_path / "d"))  # 1 px: a real rotation
+    assert record.action == "rotated"
+
+
+def test_subpixel_residuals_are_dropped_by_the_size_of_the_image() -> None:
+    assert without_subpixel_residual(0.0004, 1632, 1224) == 0.0
+    assert without_subpixel_residual(-179.999, 4000, 3000) == -180.0
+    assert without_subpixel_residual(90.01, 4000, 3000) == 90.0  # corners move 0.44 px
+    assert without_subpixel_residual(90.02, 4000, 3000) == 90.02  # 0.87 px
+    assert without_subpixel_residual(0.02, 800, 600) == 0.0
+    assert without_subpixel_residual(12.5, 10, 10) == 12.5
 
 
 class _CancelAfter:
