@@ -452,7 +452,7 @@ def _prepare(image: Image.Image, two_level: bool) -> tuple[U8Array, tuple[float,
 
 def _read_page(raw: RawResult, gray: U8Array, patches: int) -> list[FloatArray]:
     """A page's skew, deskewed ink and line cues (stored in ``raw``); returns its text patches' views."""
-    skew = estimate_skew(gray, raw.edge_angle)
+    skew = estimate_skew(gray, (raw.edge_angle, raw.edge_strength))
     raw.skew_angle = skew.angle
     raw.skew_strength = skew.strength
     shift = round((skew.angle - raw.edge_angle) / 90.0)

@@ -95,7 +95,7 @@ class ClassicalPredictor:
         results = []
         for image in images:
             gray = np.asarray(image.convert("L"))
-            skew = estimate_skew(gray, edge_orientation(gray)[0])
+            skew = estimate_skew(gray, edge_orientation(gray))
             kind = "document" if skew.method == "fourier" and skew.text_fraction > 0.01 else "photo"
             results.append(
                 Estimate(
@@ -206,7 +206,7 @@ class DocumentAwarePredictor:
         from rotbgr_core.learned import combine_log_probs, roll_quarters
 
         gray = np.asarray(image.convert("L"))
-        skew = estimate_skew(gray, raw.edge_angle)
+        skew = estimate_skew(gray, (raw.edge_angle, raw.edge_strength))
         if skew.method != "fourier":
             return None
         windows = page_windows(gray, skew.angle, skew.lines_vertical, fusion.windows)

@@ -277,14 +277,14 @@ def refine_text_skew(gray: Gray, guess: float | None = None, window: float = 2.0
     return SkewEstimate(_fold45(-tilt), strength, fraction, "fourier", vertical)
 
 
-def estimate_skew(gray: Gray, edge_angle: float | None = None) -> SkewEstimate:
+def estimate_skew(gray: Gray, edge: tuple[float, float] | None = None) -> SkewEstimate:
     """Skew of a text page in ``[-45, 45)``: projections and spectrum, else the edge orientation.
 
-    ``edge_angle``, the page's :func:`edge_orientation` when the caller has it, is the search's second start
-    (see :func:`refine_text_skew`).
+    ``edge``, the page's :func:`edge_orientation` when the caller has it, is the search's second start (see
+    :func:`refine_text_skew`) and the answer where there is too little ink; it is measured here otherwise.
     """
-    refined = refine_text_skew(gray, hint=edge_angle)
+    refined = refine_text_skew(gray, hint=None if edge is None else edge[0])
     if refined.method == "none":
-        guess, edge_strength = edge_orientation(gray)
+        guess, edge_strength = edge_orientation(gray) if edge is None else edge
         return SkewEstimate(guess, edge_strength * 0.5, refined.text_fraction, "edges")
     return refined

@@ -69,8 +69,7 @@ def test_the_edge_orientation_rescues_a_skew_that_the_profiles_miss(tmp_path: Pa
     """A dithered bed's speckle pulls the projection profiles to a false tilt; the edges' start finds the lines."""
     gray = _bitonal_scan_on_a_dithered_bed(tmp_path / "scan.tif", -24.9)
     assert abs(estimate_skew(gray).angle - 24.9) > 5  # the failure this guards against (profiles alone)
-    edge_angle, _ = edge_orientation(gray)
-    assert abs(estimate_skew(gray, edge_angle).angle - 24.9) < 0.2
+    assert abs(estimate_skew(gray, edge_orientation(gray)).angle - 24.9) < 0.2
 
 
 def test_an_edge_hint_changes_nothing_where_the_profiles_are_right() -> None:
@@ -81,7 +80,7 @@ def test_an_edge_hint_changes_nothing_where_the_profiles_are_right() -> None:
         gray = np.asarray(made)
         plain = estimate_skew(gray)
         for hint in (angle + 6.0, angle - 30.0, 0.0):
-            assert estimate_skew(gray, hint) == plain
+            assert estimate_skew(gray, (hint, 0.5)) == plain
 
 
 def test_blank_sheets_and_flat_images_are_featureless_and_a_line_of_text_is_not() -> None:
