@@ -17,6 +17,7 @@ more are skipped (their windows have no clean label).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -85,12 +86,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--val", action="store_true",
                         help="the trainer's validation groups instead, one page per entry (val_NNNNN)")
+    parser.add_argument("--index", type=Path, default=None,
+                        help="the pages of this index instead (render_pages' rendered pages: index.jsonl)")
+    parser.add_argument("--sample", type=int, default=None,
+                        help="a random sample of this many pages (drawn with --seed) instead of all")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     cv2.setNumThreads(1)
-    rows = [r for r in read_index(DEFAULT_CACHE) if r["kind"] == "document" and r["split"] == "train"
-            and not is_calibration(r["source_id"]) and _held_out(r["source_id"].split("#")[0]) == args.val]
+    if args.index is not None:
+        with args.index.open(encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle if line.strip()]
+        rows = [r for r in rows if r["split"] == "train"]
+    else:
+        rows = [r for r in read_index(DEFAULT_CACHE) if r["kind"] == "document" and r["split"] == "train"
+                and not is_calibration(r["source_id"]) and _held_out(r["source_id"].split("#")[0]) == args.val]
     rows.sort(key=lambda r: r["source_id"])
+    if args.sample is not None and args.sample < len(rows):
+        chosen = np.random.default_rng(args.seed).choice(len(rows), args.sample, replace=False)
+        rows = [rows[int(i)] for i in sorted(chosen)]
     rows = rows[: args.limit] if args.limit else rows
     jobs = [(r["path"], args.seed * 1_000_003 + i, args.variants, args.windows) for i, r in enumerate(rows)]
     started, windows, pages = time.monotonic(), [], []

@@ -1,0 +1,86 @@
+"""Pages rendered in other scripts: catalogue text, line breaking, the probe split, the page layout."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from rotbgr_core.training import render_pages
+from rotbgr_core.training.render_pages import Script, is_probe_text, render_page, sentences
+
+
+def write_mo(path: Path, messages: dict[str, str]) -> None:
+    """A GNU gettext catalogue (``.mo``) holding ``messages``, as msgfmt writes it."""
+    items = sorted(messages.items())
+    ids = b"".join(k.encode() + b"\0" for k, _ in items)
+    strs = b"".join(v.encode() + b"\0" for _, v in items)
+    n = len(items)
+    header = 7 * 4
+    ids_start = header + 16 * n
+    strs_start = ids_start + len(ids)
+    table_ids, table_strs, offset_id, offset_str = b"", b"", ids_start, strs_start
+    for key, value in items:
+        table_ids += struct.pack("<II", len(key.encode()), offset_id)
+        table_strs += struct.pack("<II", len(value.encode()), offset_str)
+        offset_id += len(key.encode()) + 1
+        offset_str += len(value.encode()) + 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(struct.pack("<7I", 0x950412DE, 0, n, header, header + 8 * n, 0, 0)
+                     + table_ids + table_strs + ids + strs)
+
+
+def test_catalogue_sentences_lose_markup_accelerators_and_formats(tmp_path: Path) -> None:
+    catalogue = tmp_path / "gimp-data/usr/share/locale/xx/LC_MESSAGES/gimp20.mo"
+    write_mo(catalogue, {
+        "": "Project-Id-Version: GIMP\nContent-Type: text/plain; charset=UTF-8\n",
+        "_Open": "_Ouvrir le fichier",
+        "<b>Size</b> %d px": "<b>Taille</b> %d pixels",
+        "Ok": "Ok",
+    })
+    found = sentences(tmp_path, "xx")
+    assert found == ["Ouvrir le fichier", "Taille pixels"]  # "Ok" is too short to be a sentence
+    assert sentences(tmp_path, "zz") == []
+
+
+def test_the_probe_split_is_a_fifth_and_fixed() -> None:
+    texts = [f"sentence number {i}" for i in range(2000)]
+    probe = [t for t in texts if is_probe_text(t)]
+    assert 0.17 < len(probe) / len(texts) < 0.23
+    assert probe == [t for t in texts if is_probe_text(t)]
+
+
+def test_lines_fit_their_column_and_clusters_keep_their_marks() -> None:
+    font = ImageFont.load_default(size=18)
+    draw = ImageDraw.Draw(Image.new("L", (10, 10)))
+    text = "the quick brown fox jumps over the lazy dog " * 6
+    lines = render_pages._wrap(draw, text.strip(), font, 200, spaced=True)  # noqa: SLF001
+    assert len(lines) > 3
+    assert all(draw.textlength(line, font=font) <= 200 for line in lines)
+    assert " ".join(lines) == text.strip()
+    # Thai: a consonant with its vowel and tone marks stays one unit.
+    assert render_pages._clusters("\u0e01\u0e34\u0e48\u0e07\u0e44") == ["\u0e01\u0e34\u0e48", "\u0e07", "\u0e44"]  # noqa: SLF001
+
+
+def test_a_rendered_page_is_a_typeset_page(tmp_path: Path) -> None:
+    font = ImageFont.load_default(size=20).path.getvalue()  # Pillow's bundled FreeType font, as bytes
+    script = Script("xx", ("bundled",))
+    texts = [f"Sentence {i} of a catalogue, long enough to wrap onto more than one line of text." for i in range(50)]
+    page = render_page(script, texts, [font], np.random.default_rng(0))
+    assert page.size == render_pages.PAGE_SIZE and page.mode == "L"
+    ink = np.asarray(page) < 128
+    rows = ink.any(axis=1)
+    assert 0.02 < ink.mean() < 0.3
+    # Text lines: many separate runs of inked rows, and a white margin all round.
+    assert np.count_nonzero(np.diff(rows.astype(np.int8)) == 1) >= 20
+    assert not ink[:40].any() and not ink[:, :40].any() and not ink[:, -40:].any()
+
+
+def test_every_script_names_fonts_and_keeps_training_fonts() -> None:
+    for name, script in render_pages.SCRIPTS.items():
+        assert script.fonts, name
+        assert set(script.probe_fonts) <= set(script.fonts), name
+        assert len(script.fonts) > len(script.probe_fonts), name
+    assert not any(p.startswith(("texlive-lang-korean", "texlive-lang-greek")) for p in render_pages.FONT_PACKAGES)
