@@ -169,6 +169,30 @@ def _font(source: Path | bytes, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(io.BytesIO(source) if isinstance(source, bytes) else str(source), size)
 
 
+#: Characters each font draws (not as its "missing glyph" box), per font and text, memoised per process.
+_COVERED: dict[tuple[str, int], frozenset[str]] = {}
+
+
+def covered(font: ImageFont.FreeTypeFont, chars: set[str]) -> frozenset[str]:
+    """The characters of ``chars`` that ``font`` has a glyph for.
+
+    A script font (Noto Serif Hebrew...) lacks Latin letters and often digits; what it lacks comes out as its
+    missing-glyph box, which no real page shows. Such characters are dropped from the text.
+    """
+    key = (str(getattr(font, "path", "")) + f"@{font.size}", hash(frozenset(chars)))
+    if key not in _COVERED:
+        missing = _glyph(font, "\ue000")  # a private-use character: no font draws it
+        _COVERED[key] = frozenset(c for c in chars if c.isspace() or _glyph(font, c) != missing)
+    return _COVERED[key]
+
+
+def _glyph(font: ImageFont.FreeTypeFont, char: str) -> bytes:
+    side = 2 * int(font.size) + 8
+    image = Image.new("L", (side, side))
+    ImageDraw.Draw(image).text((4, 4), char, font=font, fill=255)
+    return image.tobytes()
+
+
 def render_page(
     script: Script, texts: list[str], fonts: Sequence[Path | bytes], rng: np.random.Generator
 ) -> Image.Image:
@@ -186,6 +210,8 @@ def render_page(
     column_width = (width - 2 * margin_x - (columns - 1) * gap) // columns
     leading = int(body_size * rng.uniform(1.25, 1.65))
     joiner = " " if script.spaced else ""
+    drawable = covered(body, {c for text in texts for c in text})
+    texts = [t for t in (re.sub(r"\s+", " ", "".join(c for c in text if c in drawable)).strip() for text in texts) if t]
 
     def put(x: int, y: int, text: str, font: ImageFont.FreeTypeFont) -> None:
         if script.rtl:
@@ -211,7 +237,7 @@ def render_page(
             if y + step > bottom:
                 column += 1
                 if column >= columns:
-                    number = str(int(rng.integers(1, 400)))
+                    number = "".join(c for c in str(int(rng.integers(1, 400))) if c in covered(body, set("0123456789")))
                     draw.text((width // 2, height - margin_y // 2), number, font=body, fill=0)
                     return page
                 y = top

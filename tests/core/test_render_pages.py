@@ -84,3 +84,15 @@ def test_every_script_names_fonts_and_keeps_training_fonts() -> None:
         assert set(script.probe_fonts) <= set(script.fonts), name
         assert len(script.fonts) > len(script.probe_fonts), name
     assert not any(p.startswith(("texlive-lang-korean", "texlive-lang-greek")) for p in render_pages.FONT_PACKAGES)
+
+
+def test_characters_a_font_lacks_are_left_out_not_drawn_as_boxes() -> None:
+    font = ImageFont.load_default(size=20)  # Latin, no Hangul
+    assert render_pages.covered(font, {"a", "Z", " ", "\uac00", "\u05d0"}) == {"a", "Z", " "}
+    data = font.path.getvalue()
+    script = Script("xx", ("bundled",))
+    texts = ["\uac00\ub098\ub2e4 only the Latin words of this sentence are drawn on the page" for _ in range(30)]
+    page = render_page(script, texts, [data], np.random.default_rng(1))
+    reference = render_page(script, [t.replace("\uac00\ub098\ub2e4 ", "") for t in texts], [data],
+                            np.random.default_rng(1))
+    assert np.array_equal(np.asarray(page), np.asarray(reference))
