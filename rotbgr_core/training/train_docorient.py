@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-pool", type=Path, default=None,
                         help="windows cut by the inference path (training.docorient_pool), mixed in")
     parser.add_argument("--real-share", type=float, default=0.5, help="share of each batch from --real-pool")
+    parser.add_argument("--teacher", type=Path, default=None,
+                        help="keep this network's answers on the --pool-cache windows (learning without forgetting)")
+    parser.add_argument("--distill", type=float, default=1.0, help="weight of the teacher term")
     parser.add_argument("--val-pool", type=Path, default=None,
                         help="validation pages from training.docorient_pool --val (instead of the clean ones)")
     args = parser.parse_args(argv)
@@ -160,6 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.init is not None:
         payload = torch.load(args.init, map_location="cpu", weights_only=True)
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    teacher = None
+    if args.teacher is not None:
+        teacher = DocOrientNet(args.width)
+        payload = torch.load(args.teacher, map_location="cpu", weights_only=True)
+        teacher.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                 for k, v in payload["state_dict"].items()})
+        teacher.eval()
     optimiser = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
     deadline = time.monotonic() + args.minutes * 60
@@ -179,8 +189,17 @@ def main(argv: list[str] | None = None) -> int:
                     else 1.0 - max(0.0, deadline - time.monotonic()) / (args.minutes * 60))
         for group in optimiser.param_groups:
             group["lr"] = args.lr * 0.5 * (1 + np.cos(np.pi * min(1.0, progress)))
-        logits = net(normalise_patches(batch))
+        inputs = normalise_patches(batch)
+        logits = net(inputs)
         loss = loss_fn(logits, labels)
+        if teacher is not None:
+            # On the windows of the --pool-cache pages, stay with the teacher's whole distribution (its
+            # marginal calls included): the new pages teach new scripts without moving the old ones.
+            old = args.batch - from_real
+            with torch.no_grad():
+                target = torch.softmax(teacher(inputs[:old]), 1)
+            loss = loss + args.distill * nn.functional.kl_div(
+                torch.log_softmax(logits[:old], 1), target, reduction="batchmean")
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
