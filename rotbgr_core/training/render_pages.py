@@ -24,6 +24,7 @@ Training pages go to ``CACHE/rendered/`` with an ``index.jsonl``; probe pages ar
 from __future__ import annotations
 
 import argparse
+import functools
 import gettext
 import hashlib
 import io
@@ -271,11 +272,17 @@ def fetch(cache: Path = DEFAULT_CACHE) -> None:
             raise FileNotFoundError(f"{name}: no GIMP translations for locale {script.locale}")
 
 
+@functools.lru_cache(maxsize=4)
+def _split_sentences(locale: str, probe: bool) -> tuple[str, ...]:
+    """One split of a locale's sentences, read once per worker process (not once per page)."""
+    return tuple(t for t in sentences(DEFAULT_CACHE / "raw", locale) if is_probe_text(t) == probe)
+
+
 def _page_job(job: tuple[str, str, int, int, bool]) -> dict:
     name, dest, seed, index, probe = job
     raw = DEFAULT_CACHE / "raw"
     script = SCRIPTS[name]
-    texts = [t for t in sentences(raw, script.locale) if is_probe_text(t) == probe]
+    texts = list(_split_sentences(script.locale, probe))
     rng = np.random.default_rng([seed, index, *name.encode()])
     page = render_page(script, texts, _fonts(raw, script, probe), rng)
     page.save(dest)

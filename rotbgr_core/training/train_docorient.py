@@ -115,6 +115,12 @@ def page_accuracy(net: DocOrientNet, pages: list[np.ndarray], seed: int) -> floa
     return right / max(1, len(pages))
 
 
+def _load_weights(net: DocOrientNet, path: Path) -> None:
+    """Load a saved (fp16) window network's weights into ``net`` as fp32."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the pool, train, keep the best checkpoint by page accuracy."""
     parser = argparse.ArgumentParser(prog="rotbgr train docorient")
@@ -161,14 +167,11 @@ def main(argv: list[str] | None = None) -> int:
              len(val_pages))
     net = DocOrientNet(args.width)
     if args.init is not None:
-        payload = torch.load(args.init, map_location="cpu", weights_only=True)
-        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+        _load_weights(net, args.init)
     teacher = None
     if args.teacher is not None:
         teacher = DocOrientNet(args.width)
-        payload = torch.load(args.teacher, map_location="cpu", weights_only=True)
-        teacher.load_state_dict({k: v.float() if v.is_floating_point() else v
-                                 for k, v in payload["state_dict"].items()})
+        _load_weights(teacher, args.teacher)
         teacher.eval()
     optimiser = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
