@@ -138,13 +138,15 @@ def evaluate(records: list[dict[str, Any]], scores: list[np.ndarray], fusion: Fu
             "at_0_8_share": sure / max(1, n), "at_0_8_correct": sure_right / max(1, sure)}
 
 
-def fit(records: list[dict[str, Any]], orienter: DocOrienter, windows: int) -> Fusion:
-    """Pick the window weight, then fit the logistic confidence."""
+def fit(
+    records: list[dict[str, Any]], orienter: DocOrienter, windows: int, fixed_weight: float | None = None
+) -> Fusion:
+    """Pick the window weight (or keep ``fixed_weight``), then fit the logistic confidence."""
     pages = [r for r in records if r["kind"] == "document" and r["skew_angle"] is not None]
     scores = _window_scores(orienter, pages, windows)
     truths = [true_class(r["angle"], r["mirrored"], r["skew_angle"]) for r in pages]
     best_weight, best_right = DOC_WEIGHTS[0], -1
-    for weight in DOC_WEIGHTS:
+    for weight in DOC_WEIGHTS if fixed_weight is None else (fixed_weight,):
         right = sum(fused_class(fused_scores(r["base_scores"], s, weight)) == t
                     for r, s, t in zip(pages, scores, truths, strict=True))
         LOG.info("window weight %.2f: %d/%d fully correct", weight, right, len(pages))
@@ -173,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--harvest", type=Path, required=True)
         command.add_argument("--weights", type=Path, required=True)
         command.add_argument("--windows", type=int, default=32)
+        if name == "fit":
+            command.add_argument("--window-weight", type=float, default=None,
+                                 help="keep this window weight instead of picking the best on the harvest")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if args.command == "harvest":
@@ -184,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     records = pickle.loads(args.harvest.read_bytes())
     orienter = DocOrienter.load(args.weights)
     if args.command == "fit":
-        fusion = fit(records, orienter, args.windows)
+        fusion = fit(records, orienter, args.windows, args.window_weight)
         payload = torch.load(args.weights, map_location="cpu", weights_only=True)
         payload["fusion"] = fusion.to_dict()
         torch.save(payload, args.weights)

@@ -11,7 +11,9 @@ right 11% of the time (the text-window network read Hangul upside down, confiden
 
 What: each page is laid out like a typeset document (a title, paragraphs, headings, one or two columns, a page
 number, the odd framed figure) in one script, with the sentences of GIMP's translation catalogues (``gimp-data``'s
-``.mo`` files, read with the standard library) and the fonts of Debian's font packages. Right-to-left scripts are
+``.mo`` files, read with the standard library), or of LibreOffice's language packs (``libreoffice-l10n-*``) for the
+scripts GIMP's lack (Bengali, Gujarati, Gurmukhi, Telugu, Kannada, Odia, Tibetan), and the fonts of Debian's font
+packages. Right-to-left scripts are
 set right-aligned (Pillow's raqm layout shapes and orders them). Scripts written without spaces break anywhere
 between grapheme clusters.
 
@@ -44,7 +46,7 @@ from rotbgr_core.training.sources import DEFAULT_CACHE, fetch_deb
 
 LOG = logging.getLogger("rotbgr.render_pages")
 
-#: Debian packages: the fonts, and GIMP's translations for the text. All allowed by DATA.md.
+#: Debian packages of the fonts (the text packages are named by the scripts). All allowed by DATA.md.
 FONT_PACKAGES = (
     "fonts-nanum",
     "fonts-unfonts-core",
@@ -55,26 +57,50 @@ FONT_PACKAGES = (
     "fonts-gfs-porson",
     "fonts-dejavu-core",
     "fonts-noto-core",
+    "fonts-lohit-beng-bengali",
+    "fonts-lohit-gujr",
+    "fonts-lohit-guru",
+    "fonts-lohit-telu",
+    "fonts-lohit-knda",
+    "fonts-lohit-orya",
+    "fonts-tibetan-machine",
 )
 TEXT_PACKAGE = "gimp-data"
 CATALOGUES = ("gimp20", "gimp20-std-plug-ins", "gimp20-script-fu", "gimp20-python", "gimp20-tips")
+#: LibreOffice's language packs: the UI catalogues of scripts that GIMP's lack (Bengali, Gujarati, Tibetan...).
+LIBREOFFICE = "libreoffice"
 PAGE_SIZE = (1132, 1600)  # the cached PDF pages' size (A4 at about 137 dpi)
 
 
 @dataclass(frozen=True)
 class Script:
-    """One writing system: GIMP's locale for its text, its fonts, and how its lines are set."""
+    """One writing system: the locale of its text, its fonts, and how its lines are set."""
 
     locale: str
     fonts: tuple[str, ...]  # paths under CACHE/raw
     probe_fonts: tuple[str, ...] = ()  # fonts kept out of training
     spaced: bool = True  # words are separated by spaces
     rtl: bool = False
+    text_package: str = TEXT_PACKAGE  # GIMP's catalogues, or LIBREOFFICE's language pack for ``locale``
+
+    @property
+    def package(self) -> str:
+        """The Debian package that holds this script's text."""
+        if self.text_package == LIBREOFFICE:
+            return f"libreoffice-l10n-{self.locale.lower().replace('_', '-')}"
+        return self.text_package
+
+
+_NOTO = "fonts-noto-core/usr/share/fonts/truetype/noto"
 
 
 def _noto(name: str) -> tuple[str, ...]:
-    base = "fonts-noto-core/usr/share/fonts/truetype/noto"
-    return (f"{base}/NotoSerif{name}-Regular.ttf", f"{base}/NotoSans{name}-Regular.ttf")
+    return (f"{_NOTO}/NotoSerif{name}-Regular.ttf", f"{_NOTO}/NotoSans{name}-Regular.ttf")
+
+
+def _indic(locale: str, name: str, probe_font: str) -> Script:
+    """A script of LibreOffice's text: Noto Serif and Sans for training, ``probe_font`` for the probe only."""
+    return Script(locale, (*_noto(name), probe_font), probe_fonts=(probe_font,), text_package=LIBREOFFICE)
 
 
 _NANUM = "fonts-nanum/usr/share/fonts/truetype/nanum"
@@ -110,6 +136,21 @@ SCRIPTS: dict[str, Script] = {
     "ml": Script("ml", _noto("Malayalam")),
     "my": Script("my", _noto("Myanmar"), spaced=False),
     "si": Script("si", _noto("Sinhala")),
+    # 2026-12-05: Indic scripts and Tibetan, with LibreOffice's translations (GIMP's catalogues lack them);
+    # Noto for training, a Lohit (or Tibetan Machine) font for the probe only
+    "bn": _indic("bn", "Bengali", "fonts-lohit-beng-bengali/usr/share/fonts/truetype/lohit-bengali/Lohit-Bengali.ttf"),
+    "gu": _indic("gu", "Gujarati", "fonts-lohit-gujr/usr/share/fonts/truetype/lohit-gujarati/Lohit-Gujarati.ttf"),
+    "pa": _indic("pa_IN", "Gurmukhi", "fonts-lohit-guru/usr/share/fonts/truetype/lohit-punjabi/Lohit-Gurmukhi.ttf"),
+    "te": _indic("te", "Telugu", "fonts-lohit-telu/usr/share/fonts/truetype/lohit-telugu/Lohit-Telugu.ttf"),
+    "kn": _indic("kn", "Kannada", "fonts-lohit-knda/usr/share/fonts/truetype/lohit-kannada/Lohit-Kannada.ttf"),
+    "or": Script("or", (f"{_NOTO}/NotoSansOriya-Regular.ttf", f"{_NOTO}/NotoSansOriya-Bold.ttf",
+                        "fonts-lohit-orya/usr/share/fonts/truetype/lohit-oriya/Lohit-Odia.ttf"),
+                 probe_fonts=("fonts-lohit-orya/usr/share/fonts/truetype/lohit-oriya/Lohit-Odia.ttf",),
+                 text_package=LIBREOFFICE),
+    "bo": Script("dz", (f"{_NOTO}/NotoSerifTibetan-Regular.ttf", f"{_NOTO}/NotoSerifTibetan-Bold.ttf",
+                        "fonts-tibetan-machine/usr/share/fonts/truetype/tibetan-machine/TibetanMachineUni.ttf"),
+                 probe_fonts=("fonts-tibetan-machine/usr/share/fonts/truetype/tibetan-machine/TibetanMachineUni.ttf",),
+                 text_package=LIBREOFFICE),
 }
 
 
@@ -118,11 +159,16 @@ def is_probe_text(sentence: str) -> bool:
     return int(hashlib.sha1(sentence.encode("utf-8")).hexdigest(), 16) % 5 == 0
 
 
-def sentences(raw: Path, locale: str) -> list[str]:
-    """The translated sentences of GIMP's catalogues for ``locale``, markup and accelerators removed."""
+def _catalogue_paths(raw: Path, locale: str, package: str) -> list[Path]:
+    if package == TEXT_PACKAGE:
+        return [raw / TEXT_PACKAGE / "usr/share/locale" / locale / "LC_MESSAGES" / f"{name}.mo" for name in CATALOGUES]
+    return sorted((raw / package / "usr/lib/libreoffice/program/resource" / locale / "LC_MESSAGES").glob("*.mo"))
+
+
+def sentences(raw: Path, locale: str, package: str = TEXT_PACKAGE) -> list[str]:
+    """The translated sentences of ``package``'s catalogues for ``locale``, markup and accelerators removed."""
     found: list[str] = []
-    for name in CATALOGUES:
-        path = raw / TEXT_PACKAGE / "usr/share/locale" / locale / "LC_MESSAGES" / f"{name}.mo"
+    for path in _catalogue_paths(raw, locale, package):
         if not path.exists():
             continue
         with path.open("rb") as handle:
@@ -130,6 +176,8 @@ def sentences(raw: Path, locale: str) -> list[str]:
         found.extend(str(v) for k, v in catalogue._catalog.items() if k)  # noqa: SLF001 - the only access to it
     out = []
     for text in found:
+        if package != TEXT_PACKAGE:  # LibreOffice's placeholders and accelerators: $(ARG1), %PRODUCTNAME, ~
+            text = re.sub(r"\$\([^)]*\)|%[A-Z0-9_]+%?|~", " ", text)
         text = re.sub(r"<[^>]*>|[_&]|%[0-9]*\$?[sdgf]|\\n", " ", text)
         text = re.sub(r"\s+", " ", text).strip()
         if len(text) >= 4 and "Project-Id-Version" not in text:
@@ -260,29 +308,29 @@ def _fonts(raw: Path, script: Script, probe: bool) -> list[Path]:
 
 
 def fetch(cache: Path = DEFAULT_CACHE) -> None:
-    """Fetch the font packages and GIMP's translations into ``CACHE/raw``."""
+    """Fetch the font packages and the translations into ``CACHE/raw``."""
     raw = cache / "raw"
-    for package in (*FONT_PACKAGES, TEXT_PACKAGE):
+    for package in sorted({*FONT_PACKAGES, *(script.package for script in SCRIPTS.values())}):
         fetch_deb(package, raw)
     for name, script in SCRIPTS.items():
         missing = [f for f in script.fonts if not (raw / f).exists()]
         if missing:
             raise FileNotFoundError(f"{name}: fonts not found: {missing}")
-        if not sentences(raw, script.locale):
-            raise FileNotFoundError(f"{name}: no GIMP translations for locale {script.locale}")
+        if not sentences(raw, script.locale, script.package):
+            raise FileNotFoundError(f"{name}: no translations for locale {script.locale} in {script.package}")
 
 
 @functools.lru_cache(maxsize=4)
-def _split_sentences(locale: str, probe: bool) -> tuple[str, ...]:
+def _split_sentences(locale: str, package: str, probe: bool) -> tuple[str, ...]:
     """One split of a locale's sentences, read once per worker process (not once per page)."""
-    return tuple(t for t in sentences(DEFAULT_CACHE / "raw", locale) if is_probe_text(t) == probe)
+    return tuple(t for t in sentences(DEFAULT_CACHE / "raw", locale, package) if is_probe_text(t) == probe)
 
 
 def _page_job(job: tuple[str, str, int, int, bool]) -> dict:
     name, dest, seed, index, probe = job
     raw = DEFAULT_CACHE / "raw"
     script = SCRIPTS[name]
-    texts = list(_split_sentences(script.locale, probe))
+    texts = list(_split_sentences(script.locale, script.package, probe))
     rng = np.random.default_rng([seed, index, *name.encode()])
     page = render_page(script, texts, _fonts(raw, script, probe), rng)
     page.save(dest)

@@ -147,6 +147,9 @@ def test_fusion_fit_learns_the_window_weight_and_a_confidence() -> None:
     # An untrained window network must not override a right main model: the smallest weight wins.
     assert fusion.doc_weight == 0.25
     assert result["fully_correct"] >= 0.9 and result["pages"] == 40
+    # A weight held fixed is kept even where another would score more; only the confidence is fitted.
+    held = fit(records, orienter, windows=4, fixed_weight=0.5)
+    assert held.doc_weight == 0.5 and len(held.coef) == 7
 
 
 def test_a_page_is_answered_mirrored_only_when_clearly_so() -> None:

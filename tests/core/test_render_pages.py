@@ -45,6 +45,17 @@ def test_catalogue_sentences_lose_markup_accelerators_and_formats(tmp_path: Path
     assert sentences(tmp_path, "zz") == []
 
 
+def test_libreoffice_catalogues_lose_their_placeholders_and_accelerators(tmp_path: Path) -> None:
+    resource = tmp_path / "libreoffice-l10n-pa-in/usr/lib/libreoffice/program/resource/pa_IN/LC_MESSAGES"
+    write_mo(resource / "sw.mo", {"Insert ~Table": "~Tabla insertar",
+                                  "Save in %PRODUCTNAME": "Guardar en %PRODUCTNAME"})
+    write_mo(resource / "sc.mo", {"Cell $(ARG1) is empty": "La celda $(ARG1) esta vacia"})
+    script = Script("pa_IN", ("font",), text_package=render_pages.LIBREOFFICE)
+    assert script.package == "libreoffice-l10n-pa-in"
+    assert sentences(tmp_path, script.locale, script.package) == ["Guardar en", "La celda esta vacia", "Tabla insertar"]
+    assert sentences(tmp_path, script.locale) == []  # not GIMP's
+
+
 def test_the_probe_split_is_a_fifth_and_fixed() -> None:
     texts = [f"sentence number {i}" for i in range(2000)]
     probe = [t for t in texts if is_probe_text(t)]
