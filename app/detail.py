@@ -724,7 +724,7 @@ class DetailView(QWidget):
             if item.predicted is not None:
                 self.model_angle.setText(f"{item.predicted.angle:+.2f}°")
                 self.model_mirror.setText("Yes" if item.predicted.mirrored else "No")
-                self.model_confidence.setText(f"{100 * (item.confidence or 0):.0f}%")
+                self.model_confidence.setText(theme.confidence_text(item.confidence or 0))
                 self.confidence_bar.set_value(item.confidence, self.threshold)
             else:
                 waiting = "error" if state == ItemState.ERROR else "predicting…"

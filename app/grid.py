@@ -190,7 +190,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             bg = QColor(colour)
             bg.setAlpha(60)
             dark = QColor(12, 13, 16, 200)
-            pill_text = f"{100 * item.confidence:.0f}%"
+            pill_text = theme.confidence_text(item.confidence)
             pill = self._pill(painter, QPointF(rect.right() - 4, bottom), pill_text, colour, dark, right=True)
             path = QPainterPath()
             path.addRoundedRect(pill, pill.height() / 2, pill.height() / 2)

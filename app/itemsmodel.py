@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
+from app import theme
 from app.model import Item, ItemFilter, ItemState, Session, SortKey, matches, view_order
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -212,7 +213,7 @@ def tooltip(item: Item) -> str:
         if item.predicted is not None:
             lines.append(
                 f"Model: {item.predicted.angle:+.2f}°{' · mirrored' if item.predicted.mirrored else ''}"
-                f" · confidence {100 * (item.confidence or 0):.0f}% · {item.kind}"
+                f" · confidence {theme.confidence_text(item.confidence or 0)} · {item.kind}"
             )
         if item.user is not None:
             lines.append(f"Yours: {item.user.angle:+.2f}°{' · mirrored' if item.user.mirrored else ''}")

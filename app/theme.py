@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 
@@ -56,6 +57,15 @@ def confidence_colour(confidence: float | None, threshold: float) -> QColor:
     if confidence >= threshold * 0.6:
         return WARN
     return BAD
+
+
+def confidence_text(confidence: float) -> str:
+    """A confidence as a whole percentage, rounded down.
+
+    Rounded down so that a page flagged below an 85% threshold never reads "85%", and no calibrated
+    probability short of certainty reads "100%".
+    """
+    return f"{math.floor(100 * confidence + 1e-9)}%"
 
 
 @cache

@@ -269,3 +269,15 @@ def test_detail_panes_zoom_and_pan_together(qtbot, make_window, tmp_path: Path) 
     assert abs(a.x() - b.x()) < 2 and abs(a.y() - b.y()) < 2  # the same image point under both centres
     window.actions.fit.trigger()
     assert detail.corrected.zoom() < 1.0
+
+
+@pytest.mark.parametrize(("confidence", "shown"), [(0.9957, "99%"), (0.8499, "84%"), (1.0, "100%")])
+def test_confidence_reads_rounded_down(qtbot, make_window, image_folder: Path, confidence: float, shown: str) -> None:
+    """A calibrated 0.996 is not certainty, and a page below an 85% threshold must not read 85%."""
+    from app.itemsmodel import tooltip
+
+    window = make_window(FixedPredictor(confidence=confidence))
+    _open(qtbot, window, image_folder)
+    window.actions.view_detail.trigger()
+    qtbot.waitUntil(lambda: window.detail.model_confidence.text() == shown, timeout=5_000)
+    assert f"confidence {shown}" in tooltip(window.model.item_at(0))
