@@ -10,8 +10,11 @@ calibration groups (``synth.is_calibration``): the main model never trained on
 them and the window trainers skip them.  For each it stores what inference
 measures: the main model's raw result, its 8-class log-probabilities and the
 page's text windows (so that any window network can be scored again without
-re-running the main model).  ``harvest --folder DIR`` does the same for a
-labelled folder (``truth.jsonl``), for analysis only: never fit on a dev set.
+re-running the main model).  ``harvest --folder DIR`` (repeatable) does the
+same for labelled folders (``truth.jsonl``): the rendered pages that
+``render_pages posed`` poses in the training fonts, so that the confidence also
+learns from scripts the real pages lack, or a dev set for analysis only (never
+fit on a dev set).  ``fit`` and ``score`` take several harvests.
 
 ``fit`` scores the windows with the given network, picks the window weight
 with the most fully correct pages, fits the logistic confidence
@@ -105,13 +108,13 @@ def harvest_calibration(count: int, seed: int) -> list[dict[str, Any]]:
 
 
 def harvest_folder(folder: Path) -> list[dict[str, Any]]:
-    """Records for a labelled folder (analysis only)."""
+    """Records for a labelled folder (``set``: its parent's name and its own, e.g. ``he/scans``)."""
     model = LearnedPredictor.load(DEFAULT_WEIGHTS)
     records = []
     for line in (folder / "truth.jsonl").read_text().splitlines():
         truth = json.loads(line)
         record = _record(model, folder / truth["path"], float(truth["angle"]), bool(truth["mirrored"]))
-        records.append(record | {"set": folder.name, "path": truth["path"]})
+        records.append(record | {"set": f"{folder.parent.name}/{folder.name}", "path": truth["path"]})
     return records
 
 
@@ -169,10 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     harvest.add_argument("--out", type=Path, required=True)
     harvest.add_argument("--count", type=int, default=700)
     harvest.add_argument("--seed", type=int, default=11)
-    harvest.add_argument("--folder", type=Path, default=None, help="a labelled folder instead (analysis only)")
+    harvest.add_argument("--folder", type=Path, action="append", default=None,
+                         help="labelled folders instead (repeat it): rendered pages posed by render_pages posed")
     for name in ("fit", "score"):
         command = sub.add_parser(name)
-        command.add_argument("--harvest", type=Path, required=True)
+        command.add_argument("--harvest", type=Path, nargs="+", required=True, help="one harvest or several")
         command.add_argument("--weights", type=Path, required=True)
         command.add_argument("--windows", type=int, default=32)
         if name == "fit":
@@ -181,12 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if args.command == "harvest":
-        records = harvest_folder(args.folder) if args.folder else harvest_calibration(args.count, args.seed)
+        if args.folder:
+            records = [r for folder in args.folder for r in harvest_folder(folder)]
+        else:
+            records = harvest_calibration(args.count, args.seed)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_bytes(pickle.dumps(records))
         LOG.info("saved %d records to %s", len(records), args.out)
         return 0
-    records = pickle.loads(args.harvest.read_bytes())
+    records = [r for path in args.harvest for r in pickle.loads(path.read_bytes())]
     orienter = DocOrienter.load(args.weights)
     if args.command == "fit":
         fusion = fit(records, orienter, args.windows, args.window_weight)

@@ -3,6 +3,7 @@
     python -m rotbgr_core.training.render_pages fetch                        # fonts and text into the cache
     python -m rotbgr_core.training.render_pages pages --per-script 400 --seed 0
     python -m rotbgr_core.training.render_pages probe --out /work/cache/scriptprobe --per-script 100 --seed 7
+    python -m rotbgr_core.training.render_pages posed --out /work/cache/scriptposed --per-script 10 --seed 9
 
 Why: the allowed document sources are Latin, CJK, Arabic, Cyrillic and the scripts of ``texlive-lang-other``, but
 users scan pages in any script. Measured on pages rendered here (2026-12-03), the shipped model read Korean pages
@@ -21,6 +22,7 @@ Splits: a sentence is a probe sentence when its SHA-1 says so (one in five), and
 training never uses (where it has three fonts or more), so the probe sets measure unseen fonts and unseen text.
 Training pages go to ``CACHE/rendered/`` with an ``index.jsonl``; probe pages are posed by the dev-set makers
 (:mod:`rotbgr_core.training.devset`) into ``OUT/<script>/{documents,scans}`` folders that ``rotbgr eval`` scores.
+``posed`` poses pages of the training fonts and sentences the same way, for the confidence's calibration harvest.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ FONT_PACKAGES = (
     "fonts-lohit-knda",
     "fonts-lohit-orya",
     "fonts-tibetan-machine",
+    "culmus",
 )
 TEXT_PACKAGE = "gimp-data"
 CATALOGUES = ("gimp20", "gimp20-std-plug-ins", "gimp20-script-fu", "gimp20-python", "gimp20-tips")
@@ -108,6 +111,7 @@ _UN = "fonts-unfonts-core/usr/share/fonts/truetype/unfonts-core"
 _BAEKMUK = "fonts-baekmuk/usr/share/fonts/truetype/baekmuk"
 _DEJAVU = "fonts-dejavu-core/usr/share/fonts/truetype/dejavu"
 _GFS = "usr/share/fonts/opentype"
+_CULMUS = "culmus/usr/share/fonts/truetype/culmus"
 
 SCRIPTS: dict[str, Script] = {
     "ko": Script(
@@ -126,7 +130,12 @@ SCRIPTS: dict[str, Script] = {
          f"fonts-gfs-artemisia/{_GFS}/artemisia/GFSArtemisia.otf", f"{_DEJAVU}/DejaVuSans.ttf"),
         probe_fonts=(f"fonts-gfs-artemisia/{_GFS}/artemisia/GFSArtemisia.otf", f"{_DEJAVU}/DejaVuSans.ttf"),
     ),
-    "he": Script("he", _noto("Hebrew"), rtl=True),
+    # 2026-12-05: Culmus's faces too (a page's look varies far more than Noto's two faces show); David and
+    # Simple kept for the probe
+    "he": Script("he", (*_noto("Hebrew"), *(f"{_CULMUS}/{face}" for face in (
+        "FrankRuehlCLM-Medium.ttf", "MiriamCLM-Book.ttf", "NachlieliCLM-Light.otf", "KeterYG-Medium.ttf",
+        "HadasimCLM-Regular.ttf", "DavidCLM-Medium.otf", "SimpleCLM-Medium.ttf"))),
+        probe_fonts=(f"{_CULMUS}/DavidCLM-Medium.otf", f"{_CULMUS}/SimpleCLM-Medium.ttf"), rtl=True),
     "th": Script("th", _noto("Thai"), spaced=False),
     "ka": Script("ka", _noto("Georgian")),
     "ta": Script("ta", _noto("Tamil")),
@@ -352,14 +361,14 @@ def render_training_pages(out: Path, names: list[str], per_script: int, seed: in
     return index
 
 
-def _probe_job(job: tuple[str, str, int, int]) -> list[tuple[str, dict]]:
-    """One probe page posed as a document and as a scan (the dev-set makers and pose mixture)."""
+def _posed_job(job: tuple[str, str, int, int, bool]) -> list[tuple[str, dict]]:
+    """One page posed as a document and as a scan (the dev-set makers and pose mixture)."""
     from rotbgr_core.training import devset
 
-    name, folder, seed, index = job
+    name, folder, seed, index, probe = job
     base = Path(folder) / name
     upright = base / "upright" / f"{name}_{index:04d}.png"
-    _page_job((name, str(upright), seed, index, True))
+    _page_job((name, str(upright), seed, index, probe))
     rng = np.random.default_rng([seed, index, 1, *name.encode()])
     out = []
     for set_name in ("documents", "scans"):
@@ -370,19 +379,27 @@ def _probe_job(job: tuple[str, str, int, int]) -> list[tuple[str, dict]]:
         else:
             image, fmt = devset.make_scan(str(upright), angle, mirrored, rng)
             dest = devset._save(image, stem, fmt)  # noqa: SLF001
-        out.append((set_name, {"path": dest.name, "angle": angle, "mirrored": mirrored,
-                               "source_id": f"rendered-probe:{name}:{seed}:{index}"}))
+        source = f"rendered-{'probe' if probe else 'posed'}:{name}:{seed}:{index}"
+        out.append((set_name, {"path": dest.name, "angle": angle, "mirrored": mirrored, "source_id": source}))
     return out
 
 
-def build_probe(out: Path, names: list[str], per_script: int, seed: int, workers: int) -> None:
-    """Probe sets ``out/<script>/{documents,scans}`` of unseen fonts and sentences, with ``truth.jsonl``."""
+def build_posed(out: Path, names: list[str], per_script: int, seed: int, workers: int, probe: bool = True) -> None:
+    """Labelled sets ``out/<script>/{documents,scans}`` with ``truth.jsonl``.
+
+    ``probe``: unseen fonts and sentences, to measure. Otherwise the training fonts and sentences, for the
+    confidence's calibration harvest (``calibrate_fusion harvest --folder``): pages the networks never trained on,
+    in scripts whose errors the real pages cannot show.
+    """
     for name in names:
         for sub in ("upright", "documents", "scans"):
             (out / name / sub).mkdir(parents=True, exist_ok=True)
-    jobs = [(n, str(out), seed, i) for n in names for i in range(per_script)]
-    with ProcessPoolExecutor(workers) as pool:
-        results = list(pool.map(_probe_job, jobs, chunksize=4))
+    jobs = [(n, str(out), seed, i, probe) for n in names for i in range(per_script)]
+    if workers <= 1:
+        results = [_posed_job(job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_posed_job, jobs, chunksize=4))
     truth: dict[tuple[str, str], list[dict]] = {}
     for job, pairs in zip(jobs, results, strict=True):
         for set_name, record in pairs:
@@ -391,13 +408,13 @@ def build_probe(out: Path, names: list[str], per_script: int, seed: int, workers
         with (out / name / set_name / "truth.jsonl").open("w", encoding="utf-8") as handle:
             for record in records:
                 handle.write(json.dumps(record) + "\n")
-    LOG.info("probe sets for %s in %s", ", ".join(names), out)
+    LOG.info("%s sets for %s in %s", "probe" if probe else "posed", ", ".join(names), out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``fetch``, ``pages`` or ``probe``."""
+    """Command line: ``fetch``, ``pages``, ``probe`` or ``posed``."""
     parser = argparse.ArgumentParser(prog="python -m rotbgr_core.training.render_pages")
-    parser.add_argument("action", choices=("fetch", "pages", "probe"))
+    parser.add_argument("action", choices=("fetch", "pages", "probe", "posed"))
     parser.add_argument("--scripts", default=",".join(SCRIPTS), help="comma-separated script names")
     parser.add_argument("--per-script", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
@@ -413,8 +430,11 @@ def main(argv: list[str] | None = None) -> int:
         fetch()
     elif args.action == "pages":
         render_training_pages(args.out or DEFAULT_CACHE / "rendered", names, args.per_script, args.seed, args.workers)
+    elif args.action == "probe":
+        build_posed(args.out or DEFAULT_CACHE / "scriptprobe", names, args.per_script, args.seed, args.workers)
     else:
-        build_probe(args.out or DEFAULT_CACHE / "scriptprobe", names, args.per_script, args.seed, args.workers)
+        build_posed(args.out or DEFAULT_CACHE / "scriptposed", names, args.per_script, args.seed, args.workers,
+                    probe=False)
     return 0
 
 

@@ -127,20 +127,27 @@ def test_sparse_pages_are_scaled_by_their_glyphs() -> None:
     assert abs(text_pitch(dense) - 24) <= 1.5
 
 
+def _harvest_records(count: int, seed: int, wrong_every: int = 0, set_name: str = "documents") -> list[dict]:
+    """Harvest records whose main model is right on every page (or wrong on every ``wrong_every``-th one)."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for index in range(count):
+        base = np.log(np.full(8, 0.05))
+        wrong = wrong_every and index % wrong_every == 0
+        base[(index + 2 * int(wrong)) % 8] = np.log(0.65)
+        records.append({"kind": "document", "angle": 90.0 * ((index % 8) // 2) + 1.0, "mirrored": bool(index % 2),
+                        "skew_angle": 1.0, "skew_strength": 0.8, "base_scores": base, "set": set_name,
+                        "windows": rng.integers(0, 256, (6, PATCH, PATCH), dtype=np.uint8)})
+    return records
+
+
 def test_fusion_fit_learns_the_window_weight_and_a_confidence() -> None:
     from rotbgr_core.docorient import DocOrienter, score_windows
     from rotbgr_core.training.calibrate_fusion import evaluate, fit
 
     torch.manual_seed(0)
     orienter = DocOrienter(net=DocOrientNet().eval())
-    rng = np.random.default_rng(3)
-    records = []
-    for index in range(40):
-        base = np.log(np.full(8, 0.05))
-        base[index % 8] = np.log(0.65)  # the main model: right on every page
-        records.append({"kind": "document", "angle": 90.0 * ((index % 8) // 2) + 1.0, "mirrored": bool(index % 2),
-                        "skew_angle": 1.0, "skew_strength": 0.8, "base_scores": base, "set": "documents",
-                        "windows": rng.integers(0, 256, (6, PATCH, PATCH), dtype=np.uint8)})
+    records = _harvest_records(40, seed=3)
     fusion = fit(records, orienter, windows=4)
     assert fusion.windows == 4 and len(fusion.coef) == 7
     result = evaluate(records, [score_windows(orienter, r["windows"][:4]) for r in records], fusion)
@@ -150,6 +157,33 @@ def test_fusion_fit_learns_the_window_weight_and_a_confidence() -> None:
     # A weight held fixed is kept even where another would score more; only the confidence is fitted.
     held = fit(records, orienter, windows=4, fixed_weight=0.5)
     assert held.doc_weight == 0.5 and len(held.coef) == 7
+
+
+def test_fusion_fit_command_pools_several_harvests_into_the_weights_file(tmp_path) -> None:
+    """Real pages and rendered pages of other scripts are harvested apart and fitted together."""
+    import pickle
+
+    from rotbgr_core.docorient import FORMAT, DocOrienter
+    from rotbgr_core.training.calibrate_fusion import fit, main
+
+    torch.manual_seed(0)
+    net = DocOrientNet().eval()
+    weights = tmp_path / "docorient.pt"
+    torch.save({"format": FORMAT, "width": 24, "patches": 16,
+                "state_dict": {k: v.half() for k, v in net.state_dict().items()}}, weights)
+    real, rendered = _harvest_records(24, seed=4), _harvest_records(24, seed=5, wrong_every=3, set_name="he/scans")
+    paths = [tmp_path / "real.pkl", tmp_path / "rendered.pkl"]
+    for path, records in zip(paths, (real, rendered), strict=True):
+        path.write_bytes(pickle.dumps(records))
+    assert main(["fit", "--harvest", *map(str, paths), "--weights", str(weights), "--windows", "4",
+                 "--window-weight", "0.5"]) == 0
+    stored = DocOrienter.load(weights).fusion
+    expected = fit(real + rendered, DocOrienter.load(weights), windows=4, fixed_weight=0.5)
+    alone = fit(real, DocOrienter.load(weights), windows=4, fixed_weight=0.5)
+    assert stored is not None and stored.doc_weight == 0.5
+    assert np.allclose(stored.coef, expected.coef, atol=1e-6)
+    # The rendered pages' errors change the confidence: fitted on the real pages alone it would differ.
+    assert not np.allclose(stored.coef, alone.coef, atol=1e-3)
 
 
 def test_a_page_is_answered_mirrored_only_when_clearly_so() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
@@ -87,6 +88,31 @@ def test_a_rendered_page_is_a_typeset_page(tmp_path: Path) -> None:
     # Text lines: many separate runs of inked rows, and a white margin all round.
     assert np.count_nonzero(np.diff(rows.astype(np.int8)) == 1) >= 20
     assert not ink[:40].any() and not ink[:, :40].any() and not ink[:, -40:].any()
+
+
+def test_posed_sets_use_training_fonts_and_text_and_probe_sets_the_held_out_ones(tmp_path: Path, monkeypatch) -> None:
+    """``posed`` (for the confidence's harvest) must never draw on the probe's fonts or sentences."""
+    font = ImageFont.load_default(size=20).path.getvalue()
+    script = Script("xx", ("train.ttf", "probe.ttf"), probe_fonts=("probe.ttf",))
+    monkeypatch.setitem(render_pages.SCRIPTS, "xx", script)
+    asked: list[bool] = []
+
+    def fonts(raw: Path, script: Script, probe: bool) -> list[bytes]:
+        asked.append(probe)
+        return [font]
+
+    monkeypatch.setattr(render_pages, "_fonts", fonts)
+    texts = tuple(f"Sentence {i} of the catalogue, long enough." for i in range(30))
+    monkeypatch.setattr(render_pages, "_split_sentences", lambda locale, package, probe: texts)
+    for probe, out in ((False, tmp_path / "posed"), (True, tmp_path / "probe")):
+        asked.clear()
+        render_pages.build_posed(out, ["xx"], 3, seed=9, workers=1, probe=probe)
+        assert asked == [probe] * 3
+        for set_name in ("documents", "scans"):
+            records = [json.loads(line) for line in (out / "xx" / set_name / "truth.jsonl").read_text().splitlines()]
+            kind = "probe" if probe else "posed"
+            assert [r["source_id"] for r in records] == [f"rendered-{kind}:xx:9:{i}" for i in range(3)]
+            assert all((out / "xx" / set_name / r["path"]).is_file() and -180 <= r["angle"] < 180 for r in records)
 
 
 def test_every_script_names_fonts_and_keeps_training_fonts() -> None:
