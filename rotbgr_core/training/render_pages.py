@@ -36,6 +36,7 @@ import json
 import logging
 import re
 import unicodedata
+import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -67,11 +68,14 @@ FONT_PACKAGES = (
     "fonts-lohit-orya",
     "fonts-tibetan-machine",
     "culmus",
+    "fonts-freefont-ttf",
 )
 TEXT_PACKAGE = "gimp-data"
 CATALOGUES = ("gimp20", "gimp20-std-plug-ins", "gimp20-script-fu", "gimp20-python", "gimp20-tips")
 #: LibreOffice's language packs: the UI catalogues of scripts that GIMP's lack (Bengali, Gujarati, Tibetan...).
 LIBREOFFICE = "libreoffice"
+#: Firefox's language packs (``firefox-esr-l10n-*``): the UI strings of scripts that neither has (Armenian).
+FIREFOX = "firefox-esr"
 PAGE_SIZE = (1132, 1600)  # the cached PDF pages' size (A4 at about 137 dpi)
 
 
@@ -84,13 +88,13 @@ class Script:
     probe_fonts: tuple[str, ...] = ()  # fonts kept out of training
     spaced: bool = True  # words are separated by spaces
     rtl: bool = False
-    text_package: str = TEXT_PACKAGE  # GIMP's catalogues, or LIBREOFFICE's language pack for ``locale``
+    text_package: str = TEXT_PACKAGE  # GIMP's catalogues, or LIBREOFFICE's or FIREFOX's language pack
 
     @property
     def package(self) -> str:
         """The Debian package that holds this script's text."""
-        if self.text_package == LIBREOFFICE:
-            return f"libreoffice-l10n-{self.locale.lower().replace('_', '-')}"
+        if self.text_package in (LIBREOFFICE, FIREFOX):
+            return f"{self.text_package}-l10n-{self.locale.lower().replace('_', '-')}"
         return self.text_package
 
 
@@ -112,6 +116,7 @@ _BAEKMUK = "fonts-baekmuk/usr/share/fonts/truetype/baekmuk"
 _DEJAVU = "fonts-dejavu-core/usr/share/fonts/truetype/dejavu"
 _GFS = "usr/share/fonts/opentype"
 _CULMUS = "culmus/usr/share/fonts/truetype/culmus"
+_FREEFONT = "fonts-freefont-ttf/usr/share/fonts/truetype/freefont"
 
 SCRIPTS: dict[str, Script] = {
     "ko": Script(
@@ -160,6 +165,10 @@ SCRIPTS: dict[str, Script] = {
                         "fonts-tibetan-machine/usr/share/fonts/truetype/tibetan-machine/TibetanMachineUni.ttf"),
                  probe_fonts=("fonts-tibetan-machine/usr/share/fonts/truetype/tibetan-machine/TibetanMachineUni.ttf",),
                  text_package=LIBREOFFICE),
+    # 2026-12-06: Armenian, with Firefox's UI strings; DejaVu Sans and FreeSerif for the probe only
+    "hy": Script("hy_AM", (*_noto("Armenian"), f"{_DEJAVU}/DejaVuSerif.ttf", f"{_FREEFONT}/FreeSans.ttf",
+                           f"{_DEJAVU}/DejaVuSans.ttf", f"{_FREEFONT}/FreeSerif.ttf"),
+                 probe_fonts=(f"{_DEJAVU}/DejaVuSans.ttf", f"{_FREEFONT}/FreeSerif.ttf"), text_package=FIREFOX),
 }
 
 
@@ -174,8 +183,37 @@ def _catalogue_paths(raw: Path, locale: str, package: str) -> list[Path]:
     return sorted((raw / package / "usr/lib/libreoffice/program/resource" / locale / "LC_MESSAGES").glob("*.mo"))
 
 
+def _language_pack_strings(root: Path) -> list[str]:
+    """The values of a Firefox language pack's Fluent (``.ftl``) and ``.properties`` files (the ``.xpi`` is a zip)."""
+    found = []
+    for xpi in sorted((root / "usr/lib/firefox-esr/browser/extensions").glob("langpack-*.xpi")):
+        with zipfile.ZipFile(xpi) as archive:
+            for name in archive.namelist():
+                if not name.endswith((".ftl", ".properties")):
+                    continue
+                for line in archive.read(name).decode("utf-8", "replace").splitlines():
+                    key, equals, value = line.partition("=")
+                    if equals and not key.lstrip().startswith("#") and value.strip():
+                        found.append(value)
+    return found
+
+
+def _mostly_script(text: str) -> bool:
+    """Whether most letters of ``text`` are beyond Latin (a language pack keeps some strings in English)."""
+    letters = [c for c in text if c.isalpha()]
+    return 2 * sum(ord(c) > 0x24F for c in letters) >= len(letters)
+
+
 def sentences(raw: Path, locale: str, package: str = TEXT_PACKAGE) -> list[str]:
     """The translated sentences of ``package``'s catalogues for ``locale``, markup and accelerators removed."""
+    if package.startswith(f"{FIREFOX}-l10n-"):
+        out = []
+        for text in _language_pack_strings(raw / package):  # Fluent placeables { ... }, %S, %1$S, \n, &
+            text = re.sub(r"\{[^}]*\}|%[0-9]*\$?[SsDd]|\\n|&", " ", text)
+            text = re.sub(r"\s+", " ", text).strip()
+            if len(text) >= 4 and _mostly_script(text):
+                out.append(text)
+        return sorted(set(out))
     found: list[str] = []
     for path in _catalogue_paths(raw, locale, package):
         if not path.exists():

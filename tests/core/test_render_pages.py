@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,26 @@ def test_libreoffice_catalogues_lose_their_placeholders_and_accelerators(tmp_pat
     assert script.package == "libreoffice-l10n-pa-in"
     assert sentences(tmp_path, script.locale, script.package) == ["Guardar en", "La celda esta vacia", "Tabla insertar"]
     assert sentences(tmp_path, script.locale) == []  # not GIMP's
+
+
+def test_firefox_language_packs_give_their_translated_strings_without_placeables(tmp_path: Path) -> None:
+    extensions = tmp_path / "firefox-esr-l10n-hy-am/usr/lib/firefox-esr/browser/extensions"
+    extensions.mkdir(parents=True)
+    with zipfile.ZipFile(extensions / "langpack-hy-AM@firefox-esr.mozilla.org.xpi", "w") as archive:
+        archive.writestr("localization/hy-AM/browser/tabs.ftl",
+                         "# Բացել նոր ներդիր = a comment\n"
+                         "tab-new = Բացել { $count } նոր ներդիր\n"
+                         "tab-close =\n"
+                         "    .label = Փակել ներդիրը\n"
+                         "about-title = Translations\n")
+        archive.writestr("chrome/hy-AM/locale/browser/downloads.properties",
+                         "done=%1$S-ը ներբեռնված է\\nԿրկին\nmenu=&Ֆայլ\n")
+        archive.writestr("manifest.json", '{"name": "Հայերեն = Armenian"}')
+    script = Script("hy_AM", ("font",), text_package=render_pages.FIREFOX)
+    assert script.package == "firefox-esr-l10n-hy-am"
+    # Placeables, printf arguments, escaped newlines and accelerators go; comments, keys and English strings too.
+    assert sentences(tmp_path, script.locale, script.package) == [
+        "-ը ներբեռնված է Կրկին", "Բացել նոր ներդիր", "Փակել ներդիրը", "Ֆայլ"]
 
 
 def test_the_probe_split_is_a_fifth_and_fixed() -> None:
