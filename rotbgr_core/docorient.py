@@ -337,23 +337,36 @@ class Fusion:
     The main model's 8-class log-probabilities (relative to the page's skew)
     and the windows' summed log-probabilities are added, the windows' scaled by
     ``doc_weight``; ``coef`` is the logistic confidence over
-    :func:`fusion_features`.
+    :func:`fusion_features`. ``patch_weight`` and ``updown_weight``, when set,
+    replace the main model's own weights of its text patches and of the
+    ascender cue in the verdict that is fused: both read Latin-like text, and
+    the window network reads every script (fitted since 2026-12-06).
     """
 
     doc_weight: float
     windows: int
     coef: tuple[float, ...]
+    patch_weight: float | None = None
+    updown_weight: float | None = None
+
+    def base_overrides(self) -> dict[str, float]:
+        """The main model's calibration fields that this fusion replaces (for ``dataclasses.replace``)."""
+        overrides = {"patch_weight": self.patch_weight, "updown_weight": self.updown_weight}
+        return {key: value for key, value in overrides.items() if value is not None}
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for the weights file."""
-        return {"doc_weight": self.doc_weight, "windows": self.windows, "coef": list(self.coef)}
+        return {"doc_weight": self.doc_weight, "windows": self.windows, "coef": list(self.coef),
+                **self.base_overrides()}
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Fusion:
-        """Rebuild from :meth:`to_dict`."""
+        """Rebuild from :meth:`to_dict` (files from before 2026-12-06 have no base overrides)."""
         coef = data["coef"]
         assert isinstance(coef, list)
-        return cls(float(str(data["doc_weight"])), int(str(data["windows"])), tuple(float(v) for v in coef))
+        patch, updown = data.get("patch_weight"), data.get("updown_weight")
+        return cls(float(str(data["doc_weight"])), int(str(data["windows"])), tuple(float(v) for v in coef),
+                   None if patch is None else float(str(patch)), None if updown is None else float(str(updown)))
 
 
 def page_windows(gray: U8, skew_angle: float, lines_vertical: bool, count: int) -> U8:

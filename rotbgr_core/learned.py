@@ -25,7 +25,7 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +300,11 @@ class Calibration:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the weights file."""
         return dict(self.__dict__)
+
+    def with_text_weights(self, patch_weight: float | None, updown_weight: float | None) -> Calibration:
+        """This calibration with other weights for the text patches and the ascender cue (``None``: unchanged)."""
+        return replace(self, patch_weight=self.patch_weight if patch_weight is None else patch_weight,
+                       updown_weight=self.updown_weight if updown_weight is None else updown_weight)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:

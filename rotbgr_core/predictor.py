@@ -22,7 +22,7 @@ from rotbgr_core.types import Estimate
 
 if TYPE_CHECKING:  # torch-backed modules, imported only where a model is built
     from rotbgr_core.docorient import Fusion
-    from rotbgr_core.learned import LearnedPredictor, RawResult
+    from rotbgr_core.learned import Calibration, LearnedPredictor, RawResult
 
 #: The weights shipped inside the package.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "rotbgr.pt"
@@ -148,6 +148,8 @@ class DocumentAwarePredictor:
         assert fusion is not None
         raws = base.measure(images)
         estimates = [decide(raw, base.calibration) for raw in raws]
+        # The main model's verdict as the fusion takes it (its patch and ascender weights may be the fusion's).
+        page_calibration = base.calibration.with_text_weights(fusion.patch_weight, fusion.updown_weight)
         # measure() deskews every page it calls a document (and keeps the page and its ink for the windows).
         # The windows of all the batch's pages go through the window network together: one call, not one a page.
         pages = [index for index, (raw, estimate) in enumerate(zip(raws, estimates, strict=True))
@@ -172,13 +174,13 @@ class DocumentAwarePredictor:
                 pass  # decide() left it as it is: no page reading can do better
             elif index in page_scores:
                 assert raw.skew_angle is not None
-                base_scores = combine_log_probs(raw, base.calibration).astype(np.float64)
+                base_scores = combine_log_probs(raw, page_calibration).astype(np.float64)
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
                                               fusion)
             else:
                 rescued = None
                 if self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
-                    rescued = self._as_page(image, raw, base, fusion)
+                    rescued = self._as_page(image, raw, base.calibration, fusion)
                 if rescued is not None:
                     estimate = rescued
                 elif estimate.kind == "document" and estimate.mirrored and not fused_class(
@@ -200,7 +202,7 @@ class DocumentAwarePredictor:
         return Estimate(angle=normalize_angle(skew_angle + turn), mirrored=mirrored,
                         confidence=round(confidence, 6), kind="document")
 
-    def _as_page(self, image: Image.Image, raw: RawResult, base: LearnedPredictor, fusion: Fusion) -> Estimate | None:
+    def _as_page(self, image: Image.Image, raw: RawResult, calibration: Calibration, fusion: Fusion) -> Estimate | None:
         """A doubtful "photo" read as a page: its answer if its text windows are sure of it, else ``None``."""
         from rotbgr_core.docorient import page_windows, score_windows
         from rotbgr_core.learned import combine_log_probs, roll_quarters
@@ -214,7 +216,8 @@ class DocumentAwarePredictor:
             return None
         # The model's classes are relative to the photo's edge angle: move them to the page's skew.
         shift = round((skew.angle - raw.edge_angle) / 90.0)
-        base_scores = roll_quarters(combine_log_probs(raw, base.calibration), shift).astype(np.float64)
+        page_calibration = calibration.with_text_weights(fusion.patch_weight, fusion.updown_weight)
+        base_scores = roll_quarters(combine_log_probs(raw, page_calibration), shift).astype(np.float64)
         estimate = self._page_verdict(skew.angle, base_scores, score_windows(self.orienter, windows), skew.strength,
                                       fusion)
         return estimate if estimate.confidence >= RESCUE_CONFIDENCE else None

@@ -29,6 +29,8 @@ import json
 import logging
 import pickle
 import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,7 @@ from rotbgr_core.docorient import (
     score_windows,
 )
 from rotbgr_core.imageio import load_for_prediction
-from rotbgr_core.learned import LearnedPredictor, combine_log_probs, decide
+from rotbgr_core.learned import Calibration, LearnedPredictor, combine_log_probs, decide
 from rotbgr_core.predictor import DEFAULT_WEIGHTS
 from rotbgr_core.training.calibrate_docorient import fit_logistic
 from rotbgr_core.training.devset import _save, make_document, make_scan, sample_pose
@@ -76,6 +78,8 @@ def _record(model: LearnedPredictor, path: Path, angle: float, mirrored: bool) -
                               "skew_angle": raw.skew_angle, "skew_strength": raw.skew_strength,
                               "lines_vertical": raw.lines_vertical,
                               "base_scores": combine_log_probs(raw, model.calibration).astype(np.float64),
+                              # the measurements themselves (not the page images), to refit how they combine
+                              "raw": replace(raw, deskewed=None, deskewed_ink=None, deskewed_ink_components=None),
                               "windows": np.zeros((0, 64, 64), np.uint8)}
     if estimate.kind == "document" and raw.skew_angle is not None and raw.lines_vertical is not None:
         record["windows"] = page_windows(np.asarray(image.convert("L")), raw.skew_angle, raw.lines_vertical,
@@ -118,22 +122,38 @@ def harvest_folder(folder: Path) -> list[dict[str, Any]]:
     return records
 
 
+def base_scores(record: dict[str, Any], calibration: Calibration | None) -> np.ndarray:
+    """The main model's verdict on a harvested page, combined with ``calibration`` (``None``: as harvested)."""
+    if calibration is None:
+        return np.asarray(record["base_scores"], dtype=np.float64)
+    if "raw" not in record:
+        raise ValueError("this harvest has no raw measurements (made before 2026-12-06): harvest it again")
+    return np.asarray(combine_log_probs(record["raw"], calibration), dtype=np.float64)
+
+
 def _window_scores(orienter: DocOrienter, records: list[dict[str, Any]], windows: int) -> list[np.ndarray]:
     return [score_windows(orienter, r["windows"][:windows]) for r in records]
 
 
-def evaluate(records: list[dict[str, Any]], scores: list[np.ndarray], fusion: Fusion) -> dict[str, float]:
-    """Fully-correct share of document pages, and of those at confidence >= 0.8."""
+def evaluate(records: list[dict[str, Any]], scores: list[np.ndarray], fusion: Fusion,
+             calibration: Calibration | None = None) -> dict[str, float]:
+    """Fully-correct share of document pages, and of those at confidence >= 0.8.
+
+    ``calibration``: the main model's, to combine its verdict with the fusion's overrides (``None``: as harvested).
+    """
+    page_calibration = (None if calibration is None
+                        else calibration.with_text_weights(fusion.patch_weight, fusion.updown_weight))
     right, sure, sure_right, base_right, n = 0, 0, 0, 0, 0
     for record, window_scores in zip(records, scores, strict=True):
         if record["kind"] != "document" or record["skew_angle"] is None:
             continue
         n += 1
         truth = true_class(record["angle"], record["mirrored"], record["skew_angle"])
-        index, confidence = fused_decision(record["base_scores"], window_scores, fusion, record["skew_strength"])
+        base = base_scores(record, page_calibration)
+        index, confidence = fused_decision(base, window_scores, fusion, record["skew_strength"])
         ok = index == truth
         right += ok
-        base_right += int(np.argmax(record["base_scores"])) == truth
+        base_right += int(np.argmax(base)) == truth
         if confidence >= 0.8:
             sure += 1
             sure_right += ok
@@ -142,26 +162,44 @@ def evaluate(records: list[dict[str, Any]], scores: list[np.ndarray], fusion: Fu
 
 
 def fit(
-    records: list[dict[str, Any]], orienter: DocOrienter, windows: int, fixed_weight: float | None = None
+    records: list[dict[str, Any]], orienter: DocOrienter, windows: int, fixed_weight: float | None = None,
+    calibration: Calibration | None = None, patch_weights: Sequence[float] = (), updown_weights: Sequence[float] = (),
 ) -> Fusion:
-    """Pick the window weight (or keep ``fixed_weight``), then fit the logistic confidence."""
+    """Pick the window weight (or keep ``fixed_weight``), then fit the logistic confidence.
+
+    With ``calibration`` (the main model's) and candidate ``patch_weights`` / ``updown_weights``, the main model's
+    verdict is recombined from each record's raw measurements for every pair, and the pair with the most pages fully
+    correct is kept (ties: the main model's own weights, then the earlier candidates).
+    """
     pages = [r for r in records if r["kind"] == "document" and r["skew_angle"] is not None]
     scores = _window_scores(orienter, pages, windows)
     truths = [true_class(r["angle"], r["mirrored"], r["skew_angle"]) for r in pages]
-    best_weight, best_right = DOC_WEIGHTS[0], -1
-    for weight in DOC_WEIGHTS if fixed_weight is None else (fixed_weight,):
-        right = sum(fused_class(fused_scores(r["base_scores"], s, weight)) == t
-                    for r, s, t in zip(pages, scores, truths, strict=True))
-        LOG.info("window weight %.2f: %d/%d fully correct", weight, right, len(pages))
-        if right > best_right:
-            best_weight, best_right = weight, right
+    candidates: list[tuple[float | None, float | None]] = [(None, None)]  # the main model's own weights
+    if calibration is not None:
+        candidates += [(p, u) for p in (patch_weights or (calibration.patch_weight,))
+                       for u in (updown_weights or (calibration.updown_weight,))]
+    best: tuple[int, float, tuple[float | None, float | None]] = (-1, DOC_WEIGHTS[0], (None, None))
+    for patch, updown in candidates:
+        page_calibration = None if calibration is None else calibration.with_text_weights(patch, updown)
+        base = [base_scores(r, page_calibration) for r in pages]
+        for weight in DOC_WEIGHTS if fixed_weight is None else (fixed_weight,):
+            right = sum(fused_class(fused_scores(b, s, weight)) == t
+                        for b, s, t in zip(base, scores, truths, strict=True))
+            LOG.info("window weight %.2f, patch weight %s, ascender weight %s: %d/%d fully correct", weight,
+                     patch, updown, right, len(pages))
+            if right > best[0]:
+                best = (right, weight, (patch, updown))
+    _, best_weight, (best_patch, best_updown) = best
+    page_calibration = None if calibration is None else calibration.with_text_weights(best_patch, best_updown)
+    base = [base_scores(r, page_calibration) for r in pages]
     features, labels = [], []
-    for record, window_scores, truth in zip(pages, scores, truths, strict=True):
-        fused = fused_scores(record["base_scores"], window_scores, best_weight)
-        features.append(fusion_features(record["base_scores"], window_scores, best_weight, record["skew_strength"]))
+    for record, page_base, window_scores, truth in zip(pages, base, scores, truths, strict=True):
+        fused = fused_scores(page_base, window_scores, best_weight)
+        features.append(fusion_features(page_base, window_scores, best_weight, record["skew_strength"]))
         labels.append(float(fused_class(fused) == truth))
     coef = fit_logistic(np.array(features), np.array(labels))
-    return Fusion(doc_weight=best_weight, windows=windows, coef=tuple(float(v) for v in coef))
+    return Fusion(doc_weight=best_weight, windows=windows, coef=tuple(float(v) for v in coef),
+                  patch_weight=best_patch, updown_weight=best_updown)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         if name == "fit":
             command.add_argument("--window-weight", type=float, default=None,
                                  help="keep this window weight instead of picking the best on the harvest")
+            command.add_argument("--patch-weights", type=float, nargs="*", default=(),
+                                 help="candidate weights of the main model's text patches in the fused verdict")
+            command.add_argument("--updown-weights", type=float, nargs="*", default=(),
+                                 help="candidate weights of the main model's ascender cue in the fused verdict")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if args.command == "harvest":
@@ -196,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     records = [r for path in args.harvest for r in pickle.loads(path.read_bytes())]
     orienter = DocOrienter.load(args.weights)
     if args.command == "fit":
-        fusion = fit(records, orienter, args.windows, args.window_weight)
+        recombine = bool(args.patch_weights or args.updown_weights)
+        fusion = fit(records, orienter, args.windows, args.window_weight,
+                     LearnedPredictor.load(DEFAULT_WEIGHTS).calibration if recombine else None,
+                     args.patch_weights, args.updown_weights)
         payload = torch.load(args.weights, map_location="cpu", weights_only=True)
         payload["fusion"] = fusion.to_dict()
         torch.save(payload, args.weights)
@@ -205,9 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     if fusion is None:
         fusion = DocOrienter.load(args.weights).fusion
     assert fusion is not None, "the weights file has no fitted fusion"
+    calibration = LearnedPredictor.load(DEFAULT_WEIGHTS).calibration if fusion.base_overrides() else None
     for name in sorted({r["set"] for r in records}):
         subset = [r for r in records if r["set"] == name]
-        result = evaluate(subset, _window_scores(orienter, subset, fusion.windows), fusion)
+        result = evaluate(subset, _window_scores(orienter, subset, fusion.windows), fusion, calibration)
         LOG.info("%s: %s", name, json.dumps({k: round(v, 4) for k, v in result.items()}))
     return 0
 

@@ -13,10 +13,10 @@ right 11% of the time (the text-window network read Hangul upside down, confiden
 What: each page is laid out like a typeset document (a title, paragraphs, headings, one or two columns, a page
 number, the odd framed figure) in one script, with the sentences of GIMP's translation catalogues (``gimp-data``'s
 ``.mo`` files, read with the standard library), or of LibreOffice's language packs (``libreoffice-l10n-*``) for the
-scripts GIMP's lack (Bengali, Gujarati, Gurmukhi, Telugu, Kannada, Odia, Tibetan), and the fonts of Debian's font
-packages. Right-to-left scripts are
-set right-aligned (Pillow's raqm layout shapes and orders them). Scripts written without spaces break anywhere
-between grapheme clusters.
+scripts GIMP's lack (Bengali, Gujarati, Gurmukhi, Telugu, Kannada, Odia, Tibetan), of Firefox's (``firefox-esr-l10n-*``:
+Armenian, Urdu), or the words of Hunspell's dictionary where no translation exists (Lao), and the fonts of Debian's
+font packages. Right-to-left scripts are set right-aligned (Pillow's raqm layout shapes and orders them). Scripts
+written without spaces break anywhere between grapheme clusters.
 
 Splits: a sentence is a probe sentence when its SHA-1 says so (one in five), and each script names probe fonts that
 training never uses (where it has three fonts or more), so the probe sets measure unseen fonts and unseen text.
@@ -69,6 +69,9 @@ FONT_PACKAGES = (
     "fonts-tibetan-machine",
     "culmus",
     "fonts-freefont-ttf",
+    "fonts-nafees",
+    "fonts-paktype",
+    "fonts-lao",
 )
 TEXT_PACKAGE = "gimp-data"
 CATALOGUES = ("gimp20", "gimp20-std-plug-ins", "gimp20-script-fu", "gimp20-python", "gimp20-tips")
@@ -76,6 +79,8 @@ CATALOGUES = ("gimp20", "gimp20-std-plug-ins", "gimp20-script-fu", "gimp20-pytho
 LIBREOFFICE = "libreoffice"
 #: Firefox's language packs (``firefox-esr-l10n-*``): the UI strings of scripts that neither has (Armenian).
 FIREFOX = "firefox-esr"
+#: Hunspell's word lists (``hunspell-*``): words, run together into lines, where no translation exists (Lao).
+HUNSPELL = "hunspell"
 PAGE_SIZE = (1132, 1600)  # the cached PDF pages' size (A4 at about 137 dpi)
 
 
@@ -88,13 +93,15 @@ class Script:
     probe_fonts: tuple[str, ...] = ()  # fonts kept out of training
     spaced: bool = True  # words are separated by spaces
     rtl: bool = False
-    text_package: str = TEXT_PACKAGE  # GIMP's catalogues, or LIBREOFFICE's or FIREFOX's language pack
+    text_package: str = TEXT_PACKAGE  # GIMP's catalogues, LIBREOFFICE's or FIREFOX's language pack, HUNSPELL
 
     @property
     def package(self) -> str:
         """The Debian package that holds this script's text."""
         if self.text_package in (LIBREOFFICE, FIREFOX):
             return f"{self.text_package}-l10n-{self.locale.lower().replace('_', '-')}"
+        if self.text_package == HUNSPELL:
+            return f"{HUNSPELL}-{self.locale.split('_')[0].lower()}"
         return self.text_package
 
 
@@ -117,6 +124,9 @@ _DEJAVU = "fonts-dejavu-core/usr/share/fonts/truetype/dejavu"
 _GFS = "usr/share/fonts/opentype"
 _CULMUS = "culmus/usr/share/fonts/truetype/culmus"
 _FREEFONT = "fonts-freefont-ttf/usr/share/fonts/truetype/freefont"
+_NAFEES = "fonts-nafees/usr/share/fonts/truetype/fonts-nafees/NafeesWeb.ttf"
+_PAKTYPE = "fonts-paktype/usr/share/fonts/truetype/paktype"
+_PHETSARATH = "fonts-lao/usr/share/fonts/truetype/lao/Phetsarath_OT.ttf"
 
 SCRIPTS: dict[str, Script] = {
     "ko": Script(
@@ -169,6 +179,15 @@ SCRIPTS: dict[str, Script] = {
     "hy": Script("hy_AM", (*_noto("Armenian"), f"{_DEJAVU}/DejaVuSerif.ttf", f"{_FREEFONT}/FreeSans.ttf",
                            f"{_DEJAVU}/DejaVuSans.ttf", f"{_FREEFONT}/FreeSerif.ttf"),
                  probe_fonts=(f"{_DEJAVU}/DejaVuSans.ttf", f"{_FREEFONT}/FreeSerif.ttf"), text_package=FIREFOX),
+    # 2026-12-06: Urdu in Nastaliq (Noto, PakType) and Naskh, Firefox's strings; Nafees Nastaleeq for the probe only
+    "ur": Script("ur", (f"{_NOTO}/NotoNastaliqUrdu-Regular.ttf", f"{_NOTO}/NotoNastaliqUrdu-Bold.ttf",
+                        f"{_PAKTYPE}/PakType Tehreer.ttf", f"{_PAKTYPE}/PakType Naskh Basic Urdu.ttf", _NAFEES),
+                 probe_fonts=(_NAFEES,), rtl=True, text_package=FIREFOX),
+    # 2026-12-06: Lao, words of Hunspell's Lao dictionary; Phetsarath OT and Noto Looped Lao for the probe only
+    "lo": Script("lo_LA", (*_noto("Lao"), f"{_NOTO}/NotoSansLao-Bold.ttf", f"{_NOTO}/NotoSerifLao-Bold.ttf",
+                           f"{_NOTO}/NotoLoopedLao-Regular.ttf", _PHETSARATH),
+                 probe_fonts=(f"{_NOTO}/NotoLoopedLao-Regular.ttf", _PHETSARATH), spaced=False,
+                 text_package=HUNSPELL),
 }
 
 
@@ -204,8 +223,32 @@ def _mostly_script(text: str) -> bool:
     return 2 * sum(ord(c) > 0x24F for c in letters) >= len(letters)
 
 
+def _dictionary_lines(dic: Path, words_per_line: tuple[int, int] = (4, 12)) -> list[str]:
+    """Hunspell's words (affix flags dropped), shuffled with a fixed seed and run together, a few to a line.
+
+    Lao is written without spaces between words, with a space between phrases: a line here is phrases of two to
+    five words, which is what a reader of orientation sees of running text (the glyphs and their mix, not grammar).
+    """
+    words = sorted({line.split("/")[0].strip() for line in dic.read_text("utf-8").splitlines()[1:]} - {""})
+    rng = np.random.default_rng(0)
+    rng.shuffle(words)
+    lines, start = [], 0
+    while start < len(words):
+        line = words[start:start + int(rng.integers(words_per_line[0], words_per_line[1] + 1))]
+        start += len(line)
+        phrases, at = [], 0
+        while at < len(line):
+            size = int(rng.integers(2, 6))
+            phrases.append("".join(line[at:at + size]))
+            at += size
+        lines.append(" ".join(phrases))
+    return lines
+
+
 def sentences(raw: Path, locale: str, package: str = TEXT_PACKAGE) -> list[str]:
     """The translated sentences of ``package``'s catalogues for ``locale``, markup and accelerators removed."""
+    if package.startswith(f"{HUNSPELL}-"):
+        return sorted(set(_dictionary_lines(raw / package / "usr/share/hunspell" / f"{locale}.dic")))
     if package.startswith(f"{FIREFOX}-l10n-"):
         out = []
         for text in _language_pack_strings(raw / package):  # Fluent placeables { ... }, %S, %1$S, \n, &

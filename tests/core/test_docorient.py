@@ -186,6 +186,44 @@ def test_fusion_fit_command_pools_several_harvests_into_the_weights_file(tmp_pat
     assert not np.allclose(stored.coef, alone.coef, atol=1e-3)
 
 
+def test_fusion_fit_can_reweigh_the_main_models_text_patches() -> None:
+    """Its patches read a right-to-left page as turned (2026-12-06): the fit may weigh them less, the file keeps it."""
+    from rotbgr_core.docorient import DocOrienter, Fusion
+    from rotbgr_core.learned import Calibration, RawResult, combine_log_probs
+    from rotbgr_core.training.calibrate_fusion import base_scores, evaluate, fit
+
+    torch.manual_seed(0)
+    orienter = DocOrienter(net=DocOrientNet().eval())
+    calibration = Calibration(patch_weight=1.0, patches=4, updown_weight=2.0)
+    records = _harvest_records(40, seed=6)
+    for index, record in enumerate(records):
+        truth = int(np.argmax(record["base_scores"]))
+        view = np.log(np.full(8, 0.05))
+        view[truth] = np.log(0.65)
+        patches = np.log(np.full((4, 8), 0.05))
+        patches[:, (truth + 4) % 8 if index % 2 else truth] = np.log(0.65)  # half the pages: a half turn
+        raw = RawResult(0.0, 1.0, 0.9, view.astype(np.float32), 0.0, skew_angle=1.0, skew_strength=0.8,
+                        lines_vertical=bool((truth // 2) % 2), updown=0.0, direction=0.2,
+                        patch_log_probs=patches.astype(np.float32))
+        record["raw"], record["base_scores"] = raw, combine_log_probs(raw, calibration).astype(np.float64)
+    scores = [np.zeros((0, 8)) for _ in records]
+    as_harvested = fit(records, orienter, windows=4, fixed_weight=0.5)
+    reweighed = fit(records, orienter, windows=4, fixed_weight=0.5, calibration=calibration,
+                    patch_weights=(1.0, 0.25, 0.0))
+    assert as_harvested.patch_weight is None and reweighed.patch_weight == 0.0
+    assert reweighed.updown_weight == 2.0  # no candidates given: the main model's own
+    assert evaluate(records, scores, as_harvested)["fully_correct"] == 0.5
+    assert evaluate(records, scores, reweighed, calibration)["fully_correct"] == 1.0
+    assert Fusion.from_dict(reweighed.to_dict()) == reweighed
+    # Weights files from before have no overrides, and the main model's calibration is then used unchanged.
+    old = {"doc_weight": 0.5, "windows": 16, "coef": [0.0] * 7}
+    assert Fusion.from_dict(old).patch_weight is None and Fusion.from_dict(old).base_overrides() == {}
+    assert calibration.with_text_weights(None, None) == calibration
+    assert np.allclose(base_scores(records[1], calibration), records[1]["base_scores"])
+    with pytest.raises(ValueError, match="harvest it again"):
+        base_scores(_harvest_records(1, seed=7)[0], calibration)
+
+
 def test_a_page_is_answered_mirrored_only_when_clearly_so() -> None:
     from rotbgr_core.docorient import PAGE_MIRROR_MARGIN, fused_class
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 import zipfile
 from pathlib import Path
@@ -76,6 +77,23 @@ def test_firefox_language_packs_give_their_translated_strings_without_placeables
     # Placeables, printf arguments, escaped newlines and accelerators go; comments, keys and English strings too.
     assert sentences(tmp_path, script.locale, script.package) == [
         "-ը ներբեռնված է Կրկին", "Բացել նոր ներդիր", "Փակել ներդիրը", "Ֆայլ"]
+
+
+def test_hunspell_words_run_together_into_lines_of_phrases(tmp_path: Path) -> None:
+    """Lao has no translation catalogue here: its lines are dictionary words, run together as Lao is written."""
+    hunspell = tmp_path / "hunspell-lo/usr/share/hunspell"
+    hunspell.mkdir(parents=True)
+    words = [f"\u0e81\u0eb2{chr(0x0e82 + i % 30)}{i}" for i in range(200)]
+    (hunspell / "lo_LA.dic").write_text(f"{len(words)}\n" + "".join(f"{w}/AB\n" for w in words), "utf-8")
+    script = Script("lo_LA", ("font",), spaced=False, text_package=render_pages.HUNSPELL)
+    assert script.package == "hunspell-lo"
+    lines = sentences(tmp_path, script.locale, script.package)
+    assert lines == sentences(tmp_path, script.locale, script.package)  # fixed: the same lines every time
+    pieces = [piece for line in lines for piece in line.split(" ")]
+    # Every word once, its affix flags gone; words run together within a phrase, phrases apart.
+    assert sorted(re.findall(r"\D+\d+", "".join(pieces))) == sorted(words)
+    assert "/" not in "".join(lines) and any(" " in line for line in lines)
+    assert all(2 <= len(re.findall(r"\d+", piece)) <= 5 for line in lines for piece in line.split(" ")[:-1])
 
 
 def test_the_probe_split_is_a_fifth_and_fixed() -> None:
