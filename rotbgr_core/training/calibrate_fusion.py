@@ -161,15 +161,45 @@ def evaluate(records: list[dict[str, Any]], scores: list[np.ndarray], fusion: Fu
             "at_0_8_share": sure / max(1, n), "at_0_8_correct": sure_right / max(1, sure)}
 
 
+def verdict_parts(records: list[dict[str, Any]], orienter: DocOrienter, calibration: Calibration,
+                  windows: int) -> dict[str, int]:
+    """How many pages each part of the page verdict turns the right way up on its own (turn only, mirror aside).
+
+    ``view``: the main model's global view (with the line-direction parity); ``view+patches``: and its text patches;
+    ``main``: and the ascender cue, the main model's whole verdict; ``windows``: the window network alone;
+    ``fused``: the fused answer of the weights' fusion (or of the shipped window weight 0.5, without one).
+    """
+    parts = {"view": calibration.with_text_weights(0.0, 0.0), "view+patches": calibration.with_text_weights(None, 0.0),
+             "main": calibration}
+    counts = {"pages": 0, **dict.fromkeys(parts, 0), "windows": 0, "fused": 0}
+    fusion = orienter.fusion or Fusion(doc_weight=0.5, windows=windows, coef=())
+    fused_calibration = calibration.with_text_weights(fusion.patch_weight, fusion.updown_weight)
+    pages = [r for r in records if r["kind"] == "document" and r["skew_angle"] is not None]
+    for record, window_scores in zip(pages, _window_scores(orienter, pages, windows), strict=True):
+        truth = true_class(record["angle"], record["mirrored"], record["skew_angle"])
+        if truth is None:
+            continue
+        counts["pages"] += 1
+        for name, part in parts.items():
+            counts[name] += int(np.argmax(base_scores(record, part))) // 2 == truth // 2
+        counts["windows"] += len(window_scores) > 0 and int(np.argmax(window_scores.sum(axis=0))) // 2 == truth // 2
+        fused = fused_scores(base_scores(record, fused_calibration), window_scores, fusion.doc_weight,
+                             fusion.turn_quorum)
+        counts["fused"] += fused_class(fused) // 2 == truth // 2
+    return counts
+
+
 def fit(
     records: list[dict[str, Any]], orienter: DocOrienter, windows: int, fixed_weight: float | None = None,
     calibration: Calibration | None = None, patch_weights: Sequence[float] = (), updown_weights: Sequence[float] = (),
+    turn_quorum: float | None = None,
 ) -> Fusion:
     """Pick the window weight (or keep ``fixed_weight``), then fit the logistic confidence.
 
     With ``calibration`` (the main model's) and candidate ``patch_weights`` / ``updown_weights``, the main model's
     verdict is recombined from each record's raw measurements for every pair, and the pair with the most pages fully
-    correct is kept (ties: the main model's own weights, then the earlier candidates).
+    correct is kept (ties: the main model's own weights, then the earlier candidates). ``turn_quorum``: see
+    :func:`rotbgr_core.docorient.fused_scores`.
     """
     pages = [r for r in records if r["kind"] == "document" and r["skew_angle"] is not None]
     scores = _window_scores(orienter, pages, windows)
@@ -183,7 +213,7 @@ def fit(
         page_calibration = None if calibration is None else calibration.with_text_weights(patch, updown)
         base = [base_scores(r, page_calibration) for r in pages]
         for weight in DOC_WEIGHTS if fixed_weight is None else (fixed_weight,):
-            right = sum(fused_class(fused_scores(b, s, weight)) == t
+            right = sum(fused_class(fused_scores(b, s, weight, turn_quorum)) == t
                         for b, s, t in zip(base, scores, truths, strict=True))
             LOG.info("window weight %.2f, patch weight %s, ascender weight %s: %d/%d fully correct", weight,
                      patch, updown, right, len(pages))
@@ -194,16 +224,16 @@ def fit(
     base = [base_scores(r, page_calibration) for r in pages]
     features, labels = [], []
     for record, page_base, window_scores, truth in zip(pages, base, scores, truths, strict=True):
-        fused = fused_scores(page_base, window_scores, best_weight)
-        features.append(fusion_features(page_base, window_scores, best_weight, record["skew_strength"]))
+        fused = fused_scores(page_base, window_scores, best_weight, turn_quorum)
+        features.append(fusion_features(page_base, window_scores, best_weight, record["skew_strength"], turn_quorum))
         labels.append(float(fused_class(fused) == truth))
     coef = fit_logistic(np.array(features), np.array(labels))
     return Fusion(doc_weight=best_weight, windows=windows, coef=tuple(float(v) for v in coef),
-                  patch_weight=best_patch, updown_weight=best_updown)
+                  patch_weight=best_patch, updown_weight=best_updown, turn_quorum=turn_quorum)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``harvest``, ``fit`` or ``score``."""
+    """``harvest``, ``fit``, ``score`` or ``parts``."""
     parser = argparse.ArgumentParser(prog="rotbgr train calibrate-fusion")
     sub = parser.add_subparsers(dest="command", required=True)
     harvest = sub.add_parser("harvest")
@@ -212,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     harvest.add_argument("--seed", type=int, default=11)
     harvest.add_argument("--folder", type=Path, action="append", default=None,
                          help="labelled folders instead (repeat it): rendered pages posed by render_pages posed")
-    for name in ("fit", "score"):
+    for name in ("fit", "score", "parts"):
         command = sub.add_parser(name)
         command.add_argument("--harvest", type=Path, nargs="+", required=True, help="one harvest or several")
         command.add_argument("--weights", type=Path, required=True)
@@ -224,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                                  help="candidate weights of the main model's text patches in the fused verdict")
             command.add_argument("--updown-weights", type=float, nargs="*", default=(),
                                  help="candidate weights of the main model's ascender cue in the fused verdict")
+            command.add_argument("--turn-quorum", type=float, default=None,
+                                 help="share of a page's windows that, agreeing on its turn, settle it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if args.command == "harvest":
@@ -237,11 +269,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     records = [r for path in args.harvest for r in pickle.loads(path.read_bytes())]
     orienter = DocOrienter.load(args.weights)
+    if args.command == "parts":
+        calibration = LearnedPredictor.load(DEFAULT_WEIGHTS).calibration
+        for name in sorted({r["set"] for r in records}):
+            subset = [r for r in records if r["set"] == name]
+            LOG.info("%s: %s", name, json.dumps(verdict_parts(subset, orienter, calibration, args.windows)))
+        return 0
     if args.command == "fit":
         recombine = bool(args.patch_weights or args.updown_weights)
         fusion = fit(records, orienter, args.windows, args.window_weight,
                      LearnedPredictor.load(DEFAULT_WEIGHTS).calibration if recombine else None,
-                     args.patch_weights, args.updown_weights)
+                     args.patch_weights, args.updown_weights, args.turn_quorum)
         payload = torch.load(args.weights, map_location="cpu", weights_only=True)
         payload["fusion"] = fusion.to_dict()
         torch.save(payload, args.weights)

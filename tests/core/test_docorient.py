@@ -224,6 +224,40 @@ def test_fusion_fit_can_reweigh_the_main_models_text_patches() -> None:
         base_scores(_harvest_records(1, seed=7)[0], calibration)
 
 
+def test_windows_that_agree_on_the_turn_settle_it_and_leave_the_mirror_flag_to_both() -> None:
+    """A right-to-left page: the main model's text cues read it upside down, its windows read it upright."""
+    from rotbgr_core.docorient import QUORUM_MIN_WINDOWS, Fusion, fused_class, fused_decision, fused_scores
+
+    base = np.log(np.full(8, 1e-6))
+    base[class_of(2, False)], base[class_of(2, True)] = np.log(0.9), np.log(0.1)  # sure of a half turn
+    windows = np.log(np.full((10, 8), 0.02))
+    windows[:, class_of(0, False)] = windows[:, class_of(0, True)] = np.log(0.4)  # 8 of 10 windows: upright
+    windows[8:, class_of(0, False)] = windows[8:, class_of(0, True)] = np.log(0.02)
+    windows[8:, class_of(2, False)] = np.log(0.6)
+    assert fused_class(fused_scores(base, windows, 0.5)) == class_of(2, False)  # outvoted without a quorum
+    assert fused_class(fused_scores(base, windows, 0.5, turn_quorum=0.75)) // 2 == 0
+    assert fused_class(fused_scores(base, windows, 0.5, turn_quorum=0.9)) == class_of(2, False)  # 80% < 90%
+    few = windows[: QUORUM_MIN_WINDOWS - 1]
+    assert fused_class(fused_scores(base, few, 0.5, turn_quorum=0.5)) == class_of(2, False)  # too few to count
+    # The quorum settles the turn only: a main model sure of the mirror flag still sets it.
+    base[class_of(0, True)], base[class_of(0, False)] = np.log(0.5), np.log(1e-4)
+    assert fused_class(fused_scores(base, windows, 0.5, turn_quorum=0.75)) == class_of(0, True)
+    # Windows that agree on the main model's answer turned by a half and mirrored (a vertical flip, their own
+    # confusion in headline scripts such as Devanagari) do not overrule it.
+    upright = np.log(np.full(8, 1e-6))
+    upright[class_of(0, False)] = np.log(0.99)
+    flipped = np.log(np.full((10, 8), 0.02))
+    flipped[:, class_of(2, True)] = np.log(0.86)
+    assert np.allclose(fused_scores(upright, flipped, 0.5, turn_quorum=0.75), fused_scores(upright, flipped, 0.5))
+    turned = upright.copy()
+    turned[class_of(0, False)], turned[class_of(0, True)] = np.log(1e-6), np.log(0.99)  # a half turn apart: it does
+    assert not np.allclose(fused_scores(turned, flipped, 0.5, turn_quorum=0.75), fused_scores(turned, flipped, 0.5))
+    fusion = Fusion(doc_weight=0.5, windows=16, coef=(0.1, 2.0, 1.0, 0.5, 0.2, 0.3, 0.4), turn_quorum=0.75)
+    assert Fusion.from_dict(fusion.to_dict()) == fusion
+    assert fused_decision(base, windows, fusion, skew_strength=0.8)[0] == class_of(0, True)
+    assert Fusion.from_dict({"doc_weight": 0.5, "windows": 16, "coef": [0.0] * 7}).turn_quorum is None
+
+
 def test_a_page_is_answered_mirrored_only_when_clearly_so() -> None:
     from rotbgr_core.docorient import PAGE_MIRROR_MARGIN, fused_class
 
