@@ -352,7 +352,7 @@ class Fusion:
     turn_quorum: float | None = None
 
     def base_overrides(self) -> dict[str, float]:
-        """The main model's calibration fields that this fusion replaces (for ``dataclasses.replace``)."""
+        """The main model's calibration fields that this fusion replaces, by name (as stored in the weights file)."""
         overrides = {"patch_weight": self.patch_weight, "updown_weight": self.updown_weight}
         return {key: value for key, value in overrides.items() if value is not None}
 
@@ -409,11 +409,10 @@ QUORUM_MIN_WINDOWS = 8
 QUORUM_PENALTY = 20.0
 
 
-def window_turn_quorum(window_scores: NDArray[np.float64]) -> tuple[int, float]:
-    """The windows' summed turn ``k`` and the share of windows that read that turn on their own."""
+def window_turn_quorum(window_scores: NDArray[np.float64], summed: NDArray[np.float64]) -> tuple[int, float]:
+    """The turn ``k`` of the windows' ``summed`` scores, and the share of windows that read it on their own."""
     turns = np.logaddexp(window_scores[:, 0::2], window_scores[:, 1::2])
-    total = np.logaddexp(window_scores.sum(axis=0)[0::2], window_scores.sum(axis=0)[1::2])
-    turn = int(np.argmax(total))
+    turn = int(np.argmax(np.logaddexp(summed[0::2], summed[1::2])))
     return turn, float(np.mean(np.argmax(turns, axis=1) == turn))
 
 
@@ -427,11 +426,11 @@ def fused_scores(base_log_probs: NDArray[np.float64], window_scores: NDArray[np.
     outvoted windows that agreed on the right turn; on the real harvest pages such windows were right every time.
     Where the windows' answer is the main model's turned by a half turn and mirrored, the quorum does not apply.
     """
-    total = np.asarray(base_log_probs, dtype=np.float64) + doc_weight * window_scores.sum(axis=0)
+    summed = window_scores.sum(axis=0)
+    total = np.asarray(base_log_probs, dtype=np.float64) + doc_weight * summed
     if turn_quorum is not None and len(window_scores) >= QUORUM_MIN_WINDOWS:
-        turn, share = window_turn_quorum(window_scores)
-        if share >= turn_quorum and not _vertical_flips(int(np.argmax(window_scores.sum(axis=0))),
-                                                        int(np.argmax(base_log_probs))):
+        turn, share = window_turn_quorum(window_scores, summed)
+        if share >= turn_quorum and not _vertical_flips(int(np.argmax(summed)), int(np.argmax(base_log_probs))):
             total = total - QUORUM_PENALTY * (np.repeat(np.arange(4), 2) != turn)
     return _log_normalise(total)
 

@@ -180,7 +180,7 @@ class DocumentAwarePredictor:
             else:
                 rescued = None
                 if self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
-                    rescued = self._as_page(image, raw, base.calibration, fusion)
+                    rescued = self._as_page(image, raw, page_calibration, fusion)
                 if rescued is not None:
                     estimate = rescued
                 elif estimate.kind == "document" and estimate.mirrored and not fused_class(
@@ -202,8 +202,12 @@ class DocumentAwarePredictor:
         return Estimate(angle=normalize_angle(skew_angle + turn), mirrored=mirrored,
                         confidence=round(confidence, 6), kind="document")
 
-    def _as_page(self, image: Image.Image, raw: RawResult, calibration: Calibration, fusion: Fusion) -> Estimate | None:
-        """A doubtful "photo" read as a page: its answer if its text windows are sure of it, else ``None``."""
+    def _as_page(self, image: Image.Image, raw: RawResult, page_calibration: Calibration,
+                 fusion: Fusion) -> Estimate | None:
+        """A doubtful "photo" read as a page: its answer if its text windows are sure of it, else ``None``.
+
+        ``page_calibration``: the main model's, with the fusion's weights for its text cues.
+        """
         from rotbgr_core.docorient import page_windows, score_windows
         from rotbgr_core.learned import combine_log_probs, roll_quarters
 
@@ -216,7 +220,6 @@ class DocumentAwarePredictor:
             return None
         # The model's classes are relative to the photo's edge angle: move them to the page's skew.
         shift = round((skew.angle - raw.edge_angle) / 90.0)
-        page_calibration = calibration.with_text_weights(fusion.patch_weight, fusion.updown_weight)
         base_scores = roll_quarters(combine_log_probs(raw, page_calibration), shift).astype(np.float64)
         estimate = self._page_verdict(skew.angle, base_scores, score_windows(self.orienter, windows), skew.strength,
                                       fusion)
