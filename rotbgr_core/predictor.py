@@ -22,12 +22,15 @@ from rotbgr_core.types import Estimate
 
 if TYPE_CHECKING:  # torch-backed modules, imported only where a model is built
     from rotbgr_core.docorient import Fusion
+    from rotbgr_core.glyphs import GlyphReader
     from rotbgr_core.learned import Calibration, LearnedPredictor, RawResult
 
 #: The weights shipped inside the package.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "rotbgr.pt"
 #: The document-orientation weights (text windows), used beside the main model when present.
 DOCUMENT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "docorient.pt"
+#: The glyph-orientation weights (single glyphs, for figures and sparse pages), used beside them when present.
+GLYPH_WEIGHTS = Path(__file__).resolve().parent / "weights" / "glyphs.pt"
 #: A page needs at least this many text windows for the window verdict to replace the main model's.
 MIN_DOCUMENT_WINDOWS = 4
 CLASSICAL = "classical"
@@ -119,13 +122,17 @@ class DocumentAwarePredictor:
     enough text and its calibrated confidence is the higher.
     """
 
-    def __init__(self, base: Predictor, orienter: object) -> None:
-        """Wrap ``base``; ``orienter`` is a :class:`rotbgr_core.docorient.DocOrienter`."""
+    def __init__(self, base: Predictor, orienter: object, glyphs: GlyphReader | None = None) -> None:
+        """Wrap ``base``; ``orienter`` is a :class:`rotbgr_core.docorient.DocOrienter`.
+
+        ``glyphs``: the glyph network, which re-reads unsure pages and mostly-paper "photos" (figures).
+        """
         from rotbgr_core.docorient import DocOrienter
 
         assert isinstance(orienter, DocOrienter)
         self.base = base
         self.orienter = orienter
+        self.glyphs = glyphs
         self.name = f"{base.name}+docorient"
         self.device = base.device
         #: Read doubtful photos (document probability >= RESCUE_DOC_PROB) as pages when their text is clear.
@@ -177,10 +184,13 @@ class DocumentAwarePredictor:
                 base_scores = combine_log_probs(raw, page_calibration).astype(np.float64)
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
                                               fusion)
+                estimate = self._glyph_page(raw, estimate)
             else:
                 rescued = None
                 if self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
                     rescued = self._as_page(image, raw, page_calibration, fusion)
+                if rescued is None and estimate.kind == "photo":
+                    rescued = self._glyph_figure(image, raw)
                 if rescued is not None:
                     estimate = rescued
                 elif estimate.kind == "document" and estimate.mirrored and not fused_class(
@@ -201,6 +211,43 @@ class DocumentAwarePredictor:
         turn, mirrored = correction_of(index)
         return Estimate(angle=normalize_angle(skew_angle + turn), mirrored=mirrored,
                         confidence=round(confidence, 6), kind="document")
+
+    def _glyph_page(self, raw: RawResult, estimate: Estimate) -> Estimate:
+        """A read page's answer, or its glyphs' where they are sure and its verdict is not."""
+        from rotbgr_core.glyphs import GLYPH_CONFIDENCE, PAGE_MAX_CONFIDENCE, glyph_verdict, overrules_page
+
+        if (self.glyphs is None or estimate.confidence >= PAGE_MAX_CONFIDENCE or raw.skew_angle is None
+                or raw.deskewed is None or raw.deskewed_ink_components is None):
+            return estimate
+        verdict = glyph_verdict(self.glyphs.read_page(raw.deskewed, raw.deskewed_ink_components))
+        if not overrules_page(verdict, estimate.confidence):
+            return estimate
+        assert verdict is not None
+        answer = _glyph_estimate(raw.skew_angle, verdict.quarter_turns, verdict.mirrored, GLYPH_CONFIDENCE)
+        if _same_answer(answer, estimate):
+            return estimate
+        return answer
+
+    def _glyph_figure(self, image: Image.Image, raw: RawResult) -> Estimate | None:
+        """A "photo" that is mostly paper read glyph by glyph: a page's answer if its glyphs are sure, else ``None``."""
+        from rotbgr_core.glyphs import FIGURE_PAPER_SHARE, GLYPH_CONFIDENCE, glyph_verdict, paper_share, reads_figure
+        from rotbgr_core.learned import rotate_expand
+        from rotbgr_core.skew import ink_components
+
+        if self.glyphs is None:
+            return None
+        gray = np.asarray(image.convert("L"))
+        if paper_share(gray) < FIGURE_PAPER_SHARE:
+            return None
+        skew = estimate_skew(gray, (raw.edge_angle, raw.edge_strength))
+        fill = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+        page = rotate_expand(gray, skew.angle, fill)
+        _, _, components = ink_components(page)
+        verdict = glyph_verdict(self.glyphs.read_page(page, components))
+        if not reads_figure(verdict):
+            return None
+        assert verdict is not None
+        return _glyph_estimate(skew.angle, verdict.quarter_turns, verdict.mirrored, GLYPH_CONFIDENCE)
 
     def _as_page(self, image: Image.Image, raw: RawResult, page_calibration: Calibration,
                  fusion: Fusion) -> Estimate | None:
@@ -258,13 +305,28 @@ class DocumentAwarePredictor:
         return results
 
 
+def _glyph_estimate(skew_angle: float, quarter_turns: int, mirrored: bool, confidence: float) -> Estimate:
+    """The answer for a page deskewed by ``skew_angle`` whose glyphs read ``quarter_turns`` and ``mirrored``."""
+    from rotbgr_core.geometry import normalize_angle
+
+    return Estimate(angle=normalize_angle(skew_angle + 90.0 * quarter_turns), mirrored=mirrored,
+                    confidence=confidence, kind="document")
+
+
+def _same_answer(one: Estimate, other: Estimate) -> bool:
+    """Whether two answers are the same turn (within 45 degrees) and mirror flag."""
+    return abs((one.angle - other.angle + 180.0) % 360.0 - 180.0) < 45.0 and one.mirrored == other.mirrored
+
+
 def _with_documents(base: Predictor, device: str) -> Predictor:
-    """Wrap ``base`` with the document-orientation network when its weights ship."""
+    """Wrap ``base`` with the document-orientation network (and the glyph network) when their weights ship."""
     if not DOCUMENT_WEIGHTS.exists():
         return base
     from rotbgr_core.docorient import DocOrienter
+    from rotbgr_core.glyphs import GlyphReader
 
-    return DocumentAwarePredictor(base, DocOrienter.load(DOCUMENT_WEIGHTS, device))
+    glyphs = GlyphReader.load(GLYPH_WEIGHTS, device) if GLYPH_WEIGHTS.exists() else None
+    return DocumentAwarePredictor(base, DocOrienter.load(DOCUMENT_WEIGHTS, device), glyphs)
 
 
 def set_classical_threads(predictor: Predictor, count: int) -> None:

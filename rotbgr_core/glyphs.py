@@ -1,0 +1,205 @@
+"""Orientation from single glyphs, for pages with too little running text for the text windows.
+
+A page that is mostly a figure (a plot with digits on its axes, a diagram with a few labels, a sheet of large
+characters) has no text lines for :mod:`rotbgr_core.docorient`'s windows, yet its scattered glyphs still show
+which way is up.  The glyph-sized ink components of the deskewed page are cut out one by one, each scaled to
+fit a :data:`GLYPH` square with its aspect ratio kept, and a tiny CNN (:class:`GlyphNet`) scores each over the
+same eight corrections as the windows (class ``2 * quarter_turns + mirrored``, see
+:func:`rotbgr_core.docorient.class_of`).  The page's glyph verdict sums the glyphs' log-probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from rotbgr_core.learned_net import fold_batchnorm
+
+#: Side of a glyph crop, in pixels; the glyph's longer side is scaled to :data:`GLYPH_FILL`.
+GLYPH = 32
+GLYPH_FILL = 26
+NUM_CLASSES = 8
+#: The most glyphs read on one page (evenly spread over its components).
+MAX_GLYPHS = 64
+#: A glyph's shorter side and longer side, in page pixels, and its most elongated shape.
+MIN_SHORT_SIDE = 3
+MIN_LONG_SIDE = 8
+MAX_ELONGATION = 6.0
+FORMAT = "rotbgr-glyphs-1"
+
+U8 = NDArray[np.uint8]
+
+
+def glyph_boxes(components: NDArray[np.int32], limit: int = MAX_GLYPHS) -> NDArray[np.int32]:
+    """The glyph-sized rows ``(left, top, width, height, area)`` of an ink mask's component statistics.
+
+    Thin strokes (rules, ticks, curve pieces) and dots are left out: they look the same every way up.
+    At most ``limit`` rows, spread evenly over the page's reading order (the statistics' order).
+    """
+    if len(components) == 0:
+        return np.zeros((0, 5), dtype=np.int32)
+    width, height = components[:, 2], components[:, 3]
+    short, long = np.minimum(width, height), np.maximum(width, height)
+    keep = (short >= MIN_SHORT_SIDE) & (long >= MIN_LONG_SIDE) & (long <= MAX_ELONGATION * short)
+    chosen = components[keep]
+    if len(chosen) > limit:
+        chosen = chosen[np.linspace(0, len(chosen) - 1, limit).round().astype(int)]
+    return np.asarray(chosen, dtype=np.int32)
+
+
+def glyph_crops(page: U8, boxes: NDArray[np.int32]) -> U8:
+    """Each box of the grey ``page`` as a ``GLYPH x GLYPH`` crop, its aspect ratio kept, on the paper's tone."""
+    if len(boxes) == 0:
+        return np.zeros((0, GLYPH, GLYPH), dtype=np.uint8)
+    paper = int(np.median(page[:: max(1, page.shape[0] // 64), :: max(1, page.shape[1] // 64)]))
+    crops = np.full((len(boxes), GLYPH, GLYPH), paper, dtype=np.uint8)
+    rows, cols = page.shape
+    for index, (left, top, width, height) in enumerate(boxes[:, :4].tolist()):
+        margin = max(1, round(0.1 * max(width, height)))
+        x0, y0 = max(0, left - margin), max(0, top - margin)
+        x1, y1 = min(cols, left + width + margin), min(rows, top + height + margin)
+        piece = page[y0:y1, x0:x1]
+        scale = GLYPH_FILL / max(piece.shape)
+        size = (max(1, round(piece.shape[1] * scale)), max(1, round(piece.shape[0] * scale)))
+        small = cv2.resize(piece, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        oy, ox = (GLYPH - size[1]) // 2, (GLYPH - size[0]) // 2
+        crops[index, oy:oy + size[1], ox:ox + size[0]] = small
+    return crops
+
+
+def normalise_glyphs(crops: U8) -> torch.Tensor:
+    """Crops as a float tensor ``N x 1 x GLYPH x GLYPH``: ink positive, zero mean, unit spread."""
+    array = 255.0 - crops.astype(np.float32)
+    mean = array.mean(axis=(1, 2), keepdims=True)
+    std = array.std(axis=(1, 2), keepdims=True) + 8.0
+    return torch.from_numpy((array - mean) / std).unsqueeze(1)
+
+
+class GlyphNet(nn.Module):
+    """A tiny CNN over single-glyph crops: 8 orientation classes."""
+
+    def __init__(self, width: int = 16) -> None:
+        """Build the layers; ``width`` is the first stage's channel count."""
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 1
+        for out in (width, width * 2, width * 4):
+            layers += [
+                nn.Conv2d(channels, out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(out, out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
+            channels = out
+        self.features = nn.Sequential(*layers)
+        # The crop's layout matters (where the glyph's weight sits), so the head sees the 4x4 map, not its mean.
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(channels * (GLYPH // 8) ** 2, 128), nn.ReLU(inplace=True),
+                                  nn.Linear(128, NUM_CLASSES))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits for a batch of glyph crops."""
+        result: torch.Tensor = self.head(self.features(x))
+        return result
+
+
+@dataclass
+class GlyphReader:
+    """The glyph network with its preprocessing."""
+
+    net: GlyphNet
+    device: str = "cpu"
+
+    @classmethod
+    def load(cls, path: Path, device: str = "cpu") -> GlyphReader:
+        """Load weights saved by :mod:`rotbgr_core.training.train_glyphs` (fp16 state dict)."""
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if payload.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a RotBGR glyph-orientation weights file")
+        net = GlyphNet(int(payload["width"]))
+        net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+        fold_batchnorm(net.eval()).to(device)
+        return cls(net=net, device=device)
+
+    def score(self, crops: U8) -> NDArray[np.float64]:
+        """Per-glyph 8-class log-probabilities, ``len(crops) x 8``."""
+        if len(crops) == 0:
+            return np.zeros((0, NUM_CLASSES))
+        with torch.inference_mode():
+            logits = self.net(normalise_glyphs(crops).to(self.device))
+            return np.asarray(torch.log_softmax(logits.float(), dim=1).cpu().numpy(), dtype=np.float64)
+
+    def read_page(self, page: U8, components: NDArray[np.int32]) -> NDArray[np.float64]:
+        """Per-glyph log-probabilities of a deskewed grey page, from its ink mask's component statistics."""
+        return self.score(glyph_crops(page, glyph_boxes(components)))
+
+
+@dataclass(frozen=True)
+class GlyphVerdict:
+    """A page's answer from its glyphs alone, relative to the deskewed page."""
+
+    glyphs: int  #: how many glyphs were read
+    index: int  #: the class ``2 * quarter_turns + mirrored`` of the summed log-probabilities
+    turn_margin: float  #: log-probability of the best turn over the next one (both mirror states summed)
+
+    @property
+    def quarter_turns(self) -> int:
+        """Quarter turns counter-clockwise that put the deskewed page upright."""
+        return self.index // 2
+
+    @property
+    def mirrored(self) -> bool:
+        """Whether the page reads mirrored."""
+        return bool(self.index % 2)
+
+
+def glyph_verdict(scores: NDArray[np.float64]) -> GlyphVerdict | None:
+    """The summed verdict of per-glyph log-probabilities (``None`` for no glyphs)."""
+    if len(scores) == 0:
+        return None
+    summed = scores.sum(axis=0)
+    turns = np.sort(np.logaddexp(summed[0::2], summed[1::2]))
+    return GlyphVerdict(glyphs=len(scores), index=int(np.argmax(summed)), turn_margin=float(turns[-1] - turns[-2]))
+
+
+#: A page read as one by the other verdicts is re-decided by its glyphs only below this confidence, and only when
+#: the glyphs are this sure (mean and summed turn margins, log-probability): fixed on the calibration sets.
+PAGE_MAX_CONFIDENCE = 0.9
+PAGE_MEAN_MARGIN = 0.8
+PAGE_TOTAL_MARGIN = 20.0
+#: An image the main model calls a photo is read glyph by glyph only when it is mostly bare paper ...
+FIGURE_PAPER_SHARE = 0.7
+#: ... and answered as a page (a figure, a chart, a sheet of large characters) when its glyphs are this sure.
+FIGURE_MIN_GLYPHS = 8
+FIGURE_MEAN_MARGIN = 1.0
+FIGURE_TOTAL_MARGIN = 10.0
+#: The confidence of an answer that the glyphs alone decided: below the 0.8 of "no need to look", since these
+#: are the pages that the other verdicts could not read.
+GLYPH_CONFIDENCE = 0.75
+
+
+def paper_share(gray: U8) -> float:
+    """Share of a (shrunk) grey image within 12 grey levels of its median: bare paper in a figure or a page."""
+    scale = 256 / max(gray.shape)
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    return float(np.mean(np.abs(small.astype(np.int16) - int(np.median(small))) <= 12))
+
+
+def overrules_page(verdict: GlyphVerdict | None, confidence: float) -> bool:
+    """Whether a page's glyphs are sure enough to overrule its page verdict of ``confidence``."""
+    return (verdict is not None and confidence < PAGE_MAX_CONFIDENCE
+            and verdict.turn_margin >= max(PAGE_TOTAL_MARGIN, PAGE_MEAN_MARGIN * verdict.glyphs))
+
+
+def reads_figure(verdict: GlyphVerdict | None) -> bool:
+    """Whether the glyphs of a "photo" that is mostly paper are sure enough to answer it as a page."""
+    return (verdict is not None and verdict.glyphs >= FIGURE_MIN_GLYPHS
+            and verdict.turn_margin >= max(FIGURE_TOTAL_MARGIN, FIGURE_MEAN_MARGIN * verdict.glyphs))
