@@ -40,12 +40,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-#: ``rotbgr train STAGE``: the text-window network's steps (see rotbgr_core/training/README.md).
+#: ``rotbgr train STAGE``: the text-window and glyph networks' steps (see rotbgr_core/training/README.md).
 TRAIN_STAGES = {
     "docorient-pool": "rotbgr_core.training.docorient_pool",
     "docorient": "rotbgr_core.training.train_docorient",
     "calibrate-docorient": "rotbgr_core.training.calibrate_docorient",
     "calibrate-fusion": "rotbgr_core.training.calibrate_fusion",
+    "glyphs": "rotbgr_core.training.train_glyphs",
 }
 
 def _positive_int(text: str) -> int:

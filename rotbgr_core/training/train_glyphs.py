@@ -112,7 +112,7 @@ def evaluate(net: GlyphNet, val: list[tuple[np.ndarray, np.ndarray]]) -> tuple[f
 
 def main(argv: list[str] | None = None) -> int:
     """Build the pool, train, keep the best checkpoint by page accuracy."""
-    parser = argparse.ArgumentParser(prog="python -m rotbgr_core.training.train_glyphs")
+    parser = argparse.ArgumentParser(prog="rotbgr train glyphs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=256)
