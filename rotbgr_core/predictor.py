@@ -214,9 +214,9 @@ class DocumentAwarePredictor:
 
     def _glyph_page(self, raw: RawResult, estimate: Estimate) -> Estimate:
         """A read page's answer, or its glyphs' where they are sure and its verdict is not."""
-        from rotbgr_core.glyphs import GLYPH_CONFIDENCE, PAGE_MAX_CONFIDENCE, glyph_verdict, overrules_page
+        from rotbgr_core.glyphs import GLYPH_CONFIDENCE, PAGE_SURE_MAX_CONFIDENCE, glyph_verdict, overrules_page
 
-        if (self.glyphs is None or estimate.confidence >= PAGE_MAX_CONFIDENCE or raw.skew_angle is None
+        if (self.glyphs is None or estimate.confidence >= PAGE_SURE_MAX_CONFIDENCE or raw.skew_angle is None
                 or raw.deskewed is None or raw.deskewed_ink_components is None):
             return estimate
         verdict = glyph_verdict(self.glyphs.read_page(raw.deskewed, raw.deskewed_ink_components))

@@ -71,10 +71,13 @@ def test_verdict_sums_the_glyphs_and_measures_the_turn_margin() -> None:
 
 
 def test_the_glyphs_overrule_only_an_unsure_page_and_only_when_sure() -> None:
-    sure = GlyphVerdict(glyphs=20, index=2, turn_margin=40.0)
+    sure = GlyphVerdict(glyphs=40, index=2, turn_margin=40.0)  # 1 a glyph
     faint = GlyphVerdict(glyphs=40, index=2, turn_margin=25.0)  # 0.6 a glyph: below the mean margin
     assert overrules_page(sure, 0.6)
     assert not overrules_page(sure, 0.95)
+    surer = GlyphVerdict(glyphs=20, index=2, turn_margin=40.0)  # 2 a glyph: may overrule a surer page verdict
+    assert overrules_page(surer, 0.95)
+    assert not overrules_page(surer, 0.995)
     assert not overrules_page(faint, 0.6)
     assert not overrules_page(None, 0.1)
     assert reads_figure(GlyphVerdict(glyphs=18, index=4, turn_margin=40.0))
