@@ -54,17 +54,19 @@ def glyph_boxes(components: NDArray[np.int32], limit: int = MAX_GLYPHS) -> NDArr
 
 
 def glyph_crops(page: U8, boxes: NDArray[np.int32]) -> U8:
-    """Each box of the grey ``page`` as a ``GLYPH x GLYPH`` crop, its aspect ratio kept, on the paper's tone."""
+    """Each box of the grey ``page`` as a ``GLYPH x GLYPH`` crop, its aspect ratio kept, on its own paper tone."""
     if len(boxes) == 0:
         return np.zeros((0, GLYPH, GLYPH), dtype=np.uint8)
-    paper = int(np.median(page[:: max(1, page.shape[0] // 64), :: max(1, page.shape[1] // 64)]))
-    crops = np.full((len(boxes), GLYPH, GLYPH), paper, dtype=np.uint8)
+    crops = np.empty((len(boxes), GLYPH, GLYPH), dtype=np.uint8)
     rows, cols = page.shape
     for index, (left, top, width, height) in enumerate(boxes[:, :4].tolist()):
         margin = max(1, round(0.1 * max(width, height)))
         x0, y0 = max(0, left - margin), max(0, top - margin)
         x1, y1 = min(cols, left + width + margin), min(rows, top + height + margin)
         piece = page[y0:y1, x0:x1]
+        # The paper around this glyph, not the page's: a scanner bed or the corners of a deskewed page are dark.
+        ring = np.concatenate([piece[0], piece[-1], piece[:, 0], piece[:, -1]])
+        crops[index] = int(np.median(ring))
         scale = GLYPH_FILL / max(piece.shape)
         size = (max(1, round(piece.shape[1] * scale)), max(1, round(piece.shape[0] * scale)))
         small = cv2.resize(piece, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)

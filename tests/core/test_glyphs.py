@@ -50,6 +50,7 @@ def test_at_most_the_limit_spread_over_the_page() -> None:
 
 def test_a_crop_keeps_the_glyphs_shape_on_the_paper_tone() -> None:
     page = np.full((100, 100), 240, dtype=np.uint8)
+    page[:, 45:] = 30  # a dark scanner bed over half the image: not the paper around the glyph
     page[20:60, 30:40] = 10  # a tall bar, 4 times as high as wide
     crops = glyph_crops(page, _stats((30, 20, 10, 40)))
     assert crops.shape == (1, GLYPH, GLYPH)
