@@ -29,6 +29,7 @@ from PIL import Image
 from torch import nn
 
 from rotbgr_core.docorient import class_of, orient_patch
+from rotbgr_core.geometry import rotate_array_expanded
 from rotbgr_core.glyphs import FORMAT, GlyphNet, glyph_boxes, glyph_crops, normalise_glyphs
 from rotbgr_core.skew import ink_components
 from rotbgr_core.training.sources import DEFAULT_CACHE
@@ -43,9 +44,18 @@ def _held_out(group: str) -> bool:
     return int(hashlib.sha1(("glyphs-val:" + group).encode()).hexdigest(), 16) % 10 == 0
 
 
-def _page_job(job: tuple[str, str, int]) -> tuple[str, np.ndarray, np.ndarray]:
+def _on_bed(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The page on a dark scanner bed, slightly skewed and deskewed again the way the predictor does it."""
+    tone = int(rng.integers(20, 110))
+    pad = [int(v) for v in rng.integers(10, max(11, gray.shape[0] // 12), 4)]
+    bed = np.pad(gray, ((pad[0], pad[1]), (pad[2], pad[3])), constant_values=tone)
+    angle = float(rng.uniform(-3.0, 3.0))
+    return rotate_array_expanded(rotate_array_expanded(bed, -angle, tone), angle, tone)
+
+
+def _page_job(job: tuple[str, str, int, float]) -> tuple[str, np.ndarray, np.ndarray]:
     """One page's crops and labels: (group, crops, labels)."""
-    path, group, seed = job
+    path, group, seed, bed_share = job
     rng = np.random.default_rng(seed)
     with Image.open(path) as image:
         page = image.convert("L")
@@ -54,6 +64,8 @@ def _page_job(job: tuple[str, str, int]) -> tuple[str, np.ndarray, np.ndarray]:
         gray = np.asarray(page)
     if rng.random() < 0.5:
         gray = _scan_like(gray, rng)
+    if bed_share and rng.random() < bed_share:
+        gray = _on_bed(gray, rng)
     turns, mirrored = int(rng.integers(4)), bool(rng.random() < 0.5)
     posed = orient_patch(gray, turns, mirrored)
     _, _, components = ink_components(posed)
@@ -61,7 +73,8 @@ def _page_job(job: tuple[str, str, int]) -> tuple[str, np.ndarray, np.ndarray]:
     return group, crops, np.full(len(crops), class_of(turns, mirrored), dtype=np.int64)
 
 
-def build_pool(seed: int, rendered: list[Path], limit: int | None, workers: int) -> dict[str, list]:
+def build_pool(seed: int, rendered: list[Path], limit: int | None, workers: int,
+               bed_share: float = 0.0) -> dict[str, list]:
     """Training and validation crops: ``{"train": [crops, labels], "val": [(crops, labels) per page]}``."""
     rows = [r for r in read_train_index(DEFAULT_CACHE, calibration=False) if r["kind"] == "document"]
     jobs = [(r["path"], r["source_id"].split("#")[0], 0) for r in sorted(rows, key=lambda r: r["source_id"])]
@@ -71,7 +84,7 @@ def build_pool(seed: int, rendered: list[Path], limit: int | None, workers: int)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(jobs))
     jobs = [jobs[i] for i in order][:limit]
-    jobs = [(path, group, seed * 1_000_003 + n) for n, (path, group, _) in enumerate(jobs)]
+    jobs = [(path, group, seed * 1_000_003 + n, bed_share) for n, (path, group, _) in enumerate(jobs)]
     train_crops, train_labels, val = [], [], []
     started = time.monotonic()
     with Pool(workers) as pool:
@@ -123,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rendered", type=Path, nargs="*", default=[],
                         help="folders of pages rendered by render_pages (training fonts and sentences)")
+    parser.add_argument("--bed-share", type=float, default=0.0,
+                        help="share of pages put on a dark scanner bed, skewed and deskewed, before glyphs are cut")
     parser.add_argument("--pool-cache", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("rotbgr_core/weights/glyphs.pt"))
     args = parser.parse_args(argv)
@@ -135,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         train = [data["crops"], data["labels"]]
         val = [(data[f"vc_{i:05d}"], data[f"vl_{i:05d}"]) for i in range(int(data["val_count"]))]
     else:
-        pool = build_pool(args.seed, args.rendered, args.limit_pages, args.workers)
+        pool = build_pool(args.seed, args.rendered, args.limit_pages, args.workers, args.bed_share)
         train, val = pool["train"], pool["val"]
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, crops=train[0], labels=train[1], val_count=len(val),
