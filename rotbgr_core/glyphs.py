@@ -19,6 +19,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from rotbgr_core.docorient import normalise_patches
 from rotbgr_core.learned_net import fold_batchnorm
 
 #: Side of a glyph crop, in pixels; the glyph's longer side is scaled to :data:`GLYPH_FILL`.
@@ -76,11 +77,8 @@ def glyph_crops(page: U8, boxes: NDArray[np.int32]) -> U8:
 
 
 def normalise_glyphs(crops: U8) -> torch.Tensor:
-    """Crops as a float tensor ``N x 1 x GLYPH x GLYPH``: ink positive, zero mean, unit spread."""
-    array = 255.0 - crops.astype(np.float32)
-    mean = array.mean(axis=(1, 2), keepdims=True)
-    std = array.std(axis=(1, 2), keepdims=True) + 8.0
-    return torch.from_numpy((array - mean) / std).unsqueeze(1)
+    """Crops as a float tensor ``N x 1 x GLYPH x GLYPH``: the windows' normalisation, negated: ink positive."""
+    return -normalise_patches(crops)
 
 
 class GlyphNet(nn.Module):

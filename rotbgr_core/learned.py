@@ -455,6 +455,14 @@ def _prepare(image: Image.Image, two_level: bool) -> tuple[U8Array, tuple[float,
     return gray, (angle, strength), to_view(rotate_inscribed(shrink(rgb), angle))
 
 
+def deskewed_page(gray: U8Array, skew_angle: float) -> tuple[U8Array, NDArray[np.bool_], NDArray[np.int32]]:
+    """A page turned by its skew on a canvas filled with its border's tone, with its ink mask and components."""
+    fill = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+    page = rotate_expand(gray, skew_angle, fill)
+    mask, _, components = ink_components(page)
+    return page, mask, components
+
+
 def _read_page(raw: RawResult, gray: U8Array, patches: int) -> list[FloatArray]:
     """A page's skew, deskewed ink and line cues (stored in ``raw``); returns its text patches' views."""
     skew = estimate_skew(gray, (raw.edge_angle, raw.edge_strength))
@@ -463,9 +471,7 @@ def _read_page(raw: RawResult, gray: U8Array, patches: int) -> list[FloatArray]:
     shift = round((skew.angle - raw.edge_angle) / 90.0)
     if shift:
         raw.log_probs = roll_quarters(raw.log_probs, shift)
-    fill = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
-    page = rotate_expand(gray, skew.angle, fill)
-    mask, _, components = ink_components(page)
+    page, mask, components = deskewed_page(gray, skew.angle)
     raw.deskewed, raw.deskewed_ink, raw.deskewed_ink_components = page, mask, components
     if np.count_nonzero(mask) >= 200:
         raw.direction = line_direction(mask)

@@ -231,8 +231,7 @@ class DocumentAwarePredictor:
     def _glyph_figure(self, image: Image.Image, raw: RawResult) -> Estimate | None:
         """A "photo" that is mostly paper read glyph by glyph: a page's answer if its glyphs are sure, else ``None``."""
         from rotbgr_core.glyphs import FIGURE_PAPER_SHARE, GLYPH_CONFIDENCE, glyph_verdict, paper_share, reads_figure
-        from rotbgr_core.learned import rotate_expand
-        from rotbgr_core.skew import ink_components
+        from rotbgr_core.learned import deskewed_page
 
         if self.glyphs is None:
             return None
@@ -240,9 +239,7 @@ class DocumentAwarePredictor:
         if paper_share(gray) < FIGURE_PAPER_SHARE:
             return None
         skew = estimate_skew(gray, (raw.edge_angle, raw.edge_strength))
-        fill = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
-        page = rotate_expand(gray, skew.angle, fill)
-        _, _, components = ink_components(page)
+        page, _, components = deskewed_page(gray, skew.angle)
         verdict = glyph_verdict(self.glyphs.read_page(page, components))
         if not reads_figure(verdict):
             return None
@@ -315,7 +312,9 @@ def _glyph_estimate(skew_angle: float, quarter_turns: int, mirrored: bool, confi
 
 def _same_answer(one: Estimate, other: Estimate) -> bool:
     """Whether two answers are the same turn (within 45 degrees) and mirror flag."""
-    return abs((one.angle - other.angle + 180.0) % 360.0 - 180.0) < 45.0 and one.mirrored == other.mirrored
+    from rotbgr_core.geometry import angle_difference
+
+    return angle_difference(one.angle, other.angle) < 45.0 and one.mirrored == other.mirrored
 
 
 def _with_documents(base: Predictor, device: str) -> Predictor:
