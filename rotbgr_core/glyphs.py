@@ -206,6 +206,33 @@ def overrules_page(verdict: GlyphVerdict | None, confidence: float) -> bool:
             or (confidence < PAGE_SURE_MAX_CONFIDENCE and mean >= PAGE_SURE_MEAN_MARGIN))
 
 
+#: A page answered mirrored is answered as its vertical flip (a half turn, not mirrored) when its glyphs prefer the
+#: flip by this much (summed log-probability, less :data:`FLIP_FUSED_WEIGHT` times the fused verdict's own preference).
+#: Chosen on the script probes and the calibration sets (3,240 pages): 81 of the 520 mirrored answers there were
+#: such flips (Kannada, Georgian, Amharic, Tibetan, Myanmar...: the window network reads their lines upside down and
+#: mirrored); the rule put 70 right and broke 2, and changed no calibration page.
+FLIP_MARGIN = 4.0
+FLIP_FUSED_WEIGHT = 0.5
+
+
+def vertical_flip_of(index: int) -> int:
+    """The class ``2 * k + m`` that reads the same page turned a half turn and mirrored: a vertical flip of it."""
+    turns, mirrored = divmod(index, 2)
+    return 2 * ((turns + 2) % 4) + 1 - mirrored
+
+
+def prefers_vertical_flip(scores: NDArray[np.float64], fused: NDArray[np.float64], index: int) -> bool:
+    """Whether a page's glyphs (per-glyph ``scores``) overrule its mirrored answer ``index`` for the vertical flip.
+
+    ``fused``: the page verdict's 8-class log-probabilities, whose own preference for ``index`` counts against.
+    """
+    if len(scores) == 0:
+        return False
+    flip = vertical_flip_of(index)
+    glyph_margin = float(scores[:, flip].sum() - scores[:, index].sum())
+    return glyph_margin - FLIP_FUSED_WEIGHT * float(fused[index] - fused[flip]) > FLIP_MARGIN
+
+
 def reads_figure(verdict: GlyphVerdict | None) -> bool:
     """Whether the glyphs of a "photo" that is mostly paper are sure enough to answer it as a page."""
     return (verdict is not None and verdict.glyphs >= FIGURE_MIN_GLYPHS

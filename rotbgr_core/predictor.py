@@ -148,7 +148,7 @@ class DocumentAwarePredictor:
 
     def _fused(self, images: Sequence[Image.Image], base: LearnedPredictor) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
-        from rotbgr_core.docorient import NUM_CLASSES, deskewed_windows, fused_class, score_windows
+        from rotbgr_core.docorient import NUM_CLASSES, deskewed_windows, fused_class, fused_scores, score_windows
         from rotbgr_core.learned import combine_log_probs, decide
 
         fusion = self.orienter.fusion
@@ -184,7 +184,8 @@ class DocumentAwarePredictor:
                 base_scores = combine_log_probs(raw, page_calibration).astype(np.float64)
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
                                               fusion)
-                estimate = self._glyph_page(raw, estimate)
+                fused = fused_scores(base_scores, page_scores[index], fusion.doc_weight, fusion.turn_quorum)
+                estimate = self._glyph_page(raw, estimate, fused)
             else:
                 rescued = None
                 if self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
@@ -212,21 +213,39 @@ class DocumentAwarePredictor:
         return Estimate(angle=normalize_angle(skew_angle + turn), mirrored=mirrored,
                         confidence=round(confidence, 6), kind="document")
 
-    def _glyph_page(self, raw: RawResult, estimate: Estimate) -> Estimate:
-        """A read page's answer, or its glyphs' where they are sure and its verdict is not."""
-        from rotbgr_core.glyphs import GLYPH_CONFIDENCE, PAGE_SURE_MAX_CONFIDENCE, glyph_verdict, overrules_page
+    def _glyph_page(self, raw: RawResult, estimate: Estimate, fused: NDArray[np.float64]) -> Estimate:
+        """A read page's answer, or its glyphs' where they are sure and its verdict is not.
 
-        if (self.glyphs is None or estimate.confidence >= PAGE_SURE_MAX_CONFIDENCE or raw.skew_angle is None
+        ``fused``: the page verdict's 8-class log-probabilities (relative to the deskewed page). A mirrored answer is
+        also checked against its vertical flip, the one confusion of the window network that the glyphs see through.
+        """
+        from rotbgr_core.docorient import fused_class
+        from rotbgr_core.glyphs import (
+            GLYPH_CONFIDENCE,
+            PAGE_SURE_MAX_CONFIDENCE,
+            glyph_verdict,
+            overrules_page,
+            prefers_vertical_flip,
+            vertical_flip_of,
+        )
+
+        unsure = estimate.confidence < PAGE_SURE_MAX_CONFIDENCE
+        if (self.glyphs is None or not (unsure or estimate.mirrored) or raw.skew_angle is None
                 or raw.deskewed is None or raw.deskewed_ink_components is None):
             return estimate
-        verdict = glyph_verdict(self.glyphs.read_page(raw.deskewed, raw.deskewed_ink_components))
-        if not overrules_page(verdict, estimate.confidence):
-            return estimate
-        assert verdict is not None
-        answer = _glyph_estimate(raw.skew_angle, verdict.quarter_turns, verdict.mirrored, GLYPH_CONFIDENCE)
-        if _same_answer(answer, estimate):
-            return estimate
-        return answer
+        scores = self.glyphs.read_page(raw.deskewed, raw.deskewed_ink_components)
+        if unsure:
+            verdict = glyph_verdict(scores)
+            if overrules_page(verdict, estimate.confidence):
+                assert verdict is not None
+                answer = _glyph_estimate(raw.skew_angle, verdict.quarter_turns, verdict.mirrored, GLYPH_CONFIDENCE)
+                if not _same_answer(answer, estimate):
+                    return answer
+        index = fused_class(fused)
+        if estimate.mirrored and index % 2 and prefers_vertical_flip(scores, fused, index):
+            flip = vertical_flip_of(index)
+            return _glyph_estimate(raw.skew_angle, flip // 2, bool(flip % 2), GLYPH_CONFIDENCE)
+        return estimate
 
     def _glyph_figure(self, image: Image.Image, raw: RawResult) -> Estimate | None:
         """A "photo" that is mostly paper read glyph by glyph: a page's answer if its glyphs are sure, else ``None``."""

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from rotbgr_core.docorient import class_of, orient_patch
+from rotbgr_core.geometry import angle_difference, normalize_angle
 from rotbgr_core.glyphs import (
     FIGURE_PAPER_SHARE,
     GLYPH,
@@ -23,10 +24,13 @@ from rotbgr_core.glyphs import (
     glyph_verdict,
     overrules_page,
     paper_share,
+    prefers_vertical_flip,
     reads_figure,
+    vertical_flip_of,
 )
-from rotbgr_core.predictor import GLYPH_WEIGHTS
+from rotbgr_core.predictor import GLYPH_WEIGHTS, DocumentAwarePredictor, load_predictor
 from rotbgr_core.skew import ink_components
+from rotbgr_core.types import Estimate
 
 UPRIGHT = Path(__file__).resolve().parents[1] / "resources" / "upright"
 
@@ -84,6 +88,53 @@ def test_the_glyphs_overrule_only_an_unsure_page_and_only_when_sure() -> None:
     assert reads_figure(GlyphVerdict(glyphs=18, index=4, turn_margin=40.0))
     assert not reads_figure(GlyphVerdict(glyphs=5, index=4, turn_margin=40.0))  # too few glyphs
     assert not reads_figure(GlyphVerdict(glyphs=64, index=0, turn_margin=30.0))  # a photo's texture: faint each
+
+
+def test_a_vertical_flip_is_a_half_turn_and_the_other_mirror_flag() -> None:
+    upright = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    for index in range(NUM_CLASSES):
+        flip = vertical_flip_of(index)
+        assert vertical_flip_of(flip) == index and flip % 2 != index % 2
+        # The input that answers ``index`` for a page answers ``flip`` for the same page upside down in a mirror.
+        assert np.array_equal(orient_patch(upright, *divmod(index, 2)), orient_patch(upright[::-1], *divmod(flip, 2)))
+
+
+def test_the_glyphs_overrule_a_mirrored_answer_only_for_its_vertical_flip_and_only_when_sure() -> None:
+    index, flip = 3, vertical_flip_of(3)
+    scores = np.full((20, NUM_CLASSES), -5.0)
+    scores[:, flip], scores[:, index] = -0.1, -0.6  # 20 glyphs, 0.5 each for the flip: 10 in all
+    fused = np.full(NUM_CLASSES, -30.0)
+    fused[index], fused[flip] = -0.02, -4.0  # the page verdict prefers its answer by 4: 10 - 0.5 * 4 > 4
+    assert prefers_vertical_flip(scores, fused, index)
+    fused[flip] = -14.0  # ... by 14: 10 - 7 < 4
+    assert not prefers_vertical_flip(scores, fused, index)
+    assert not prefers_vertical_flip(scores[:0], fused, index)
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_a_page_read_mirrored_and_upside_down_is_put_right_by_its_glyphs(mirrored: bool) -> None:
+    """The window network's confusion in some scripts, simulated on a real page: its glyphs read it right."""
+    from rotbgr_core.glyphs import GLYPH_CONFIDENCE
+
+    predictor = load_predictor(None, "cpu")
+    assert isinstance(predictor, DocumentAwarePredictor)
+    upright = np.asarray(Image.open(UPRIGHT / "text_page.png").convert("L"))
+    posed = Image.fromarray(orient_patch(upright, 1, mirrored)).convert("RGB")  # the answer is (90, mirrored)
+    raw = predictor.base.measure([posed])[0]
+    assert raw.skew_angle is not None
+    truth = class_of(round((90.0 - raw.skew_angle) / 90.0) % 4, mirrored)
+    # The page verdict answers mirrored, surely: the vertical flip of the truth, or the truth when it is mirrored.
+    answer = truth if mirrored else vertical_flip_of(truth)
+    fused = np.full(NUM_CLASSES, -20.0)
+    fused[answer], fused[vertical_flip_of(answer)] = -0.05, -3.0
+    estimate = Estimate(angle=normalize_angle(raw.skew_angle + 90.0 * (answer // 2)), mirrored=True,
+                        confidence=0.995, kind="document")
+    result = predictor._glyph_page(raw, estimate, fused)
+    if mirrored:
+        assert result == estimate  # a right mirrored answer stays
+    else:
+        assert angle_difference(result.angle, 90.0) < 2.0 and not result.mirrored
+        assert result.confidence == GLYPH_CONFIDENCE
 
 
 def test_paper_share_tells_a_figure_from_a_photo() -> None:
