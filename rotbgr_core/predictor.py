@@ -216,21 +216,24 @@ class DocumentAwarePredictor:
     def _glyph_page(self, raw: RawResult, estimate: Estimate, fused: NDArray[np.float64]) -> Estimate:
         """A read page's answer, or its glyphs' where they are sure and its verdict is not.
 
-        ``fused``: the page verdict's 8-class log-probabilities (relative to the deskewed page). A mirrored answer is
-        also checked against its vertical flip, the one confusion of the window network that the glyphs see through.
+        ``fused``: the page verdict's 8-class log-probabilities (relative to the deskewed page). The answer is also
+        checked against its vertical flip (a half turn and the other mirror flag), the one confusion of the window
+        network that the glyphs see through.
         """
         from rotbgr_core.docorient import fused_class
         from rotbgr_core.glyphs import (
             GLYPH_CONFIDENCE,
             PAGE_SURE_MAX_CONFIDENCE,
+            checks_vertical_flip,
             glyph_verdict,
             overrules_page,
             prefers_vertical_flip,
             vertical_flip_of,
         )
 
+        index = fused_class(fused)
         unsure = estimate.confidence < PAGE_SURE_MAX_CONFIDENCE
-        if (self.glyphs is None or not (unsure or estimate.mirrored) or raw.skew_angle is None
+        if (self.glyphs is None or not (unsure or checks_vertical_flip(fused, index)) or raw.skew_angle is None
                 or raw.deskewed is None or raw.deskewed_ink_components is None):
             return estimate
         scores = self.glyphs.read_page(raw.deskewed, raw.deskewed_ink_components)
@@ -241,8 +244,7 @@ class DocumentAwarePredictor:
                 answer = _glyph_estimate(raw.skew_angle, verdict.quarter_turns, verdict.mirrored, GLYPH_CONFIDENCE)
                 if not _same_answer(answer, estimate):
                     return answer
-        index = fused_class(fused)
-        if estimate.mirrored and index % 2 and prefers_vertical_flip(scores, fused, index):
+        if prefers_vertical_flip(scores, fused, index):
             flip = vertical_flip_of(index)
             return _glyph_estimate(raw.skew_angle, flip // 2, bool(flip % 2), GLYPH_CONFIDENCE)
         return estimate

@@ -19,6 +19,7 @@ from rotbgr_core.glyphs import (
     GlyphNet,
     GlyphReader,
     GlyphVerdict,
+    checks_vertical_flip,
     glyph_boxes,
     glyph_crops,
     glyph_verdict,
@@ -99,20 +100,32 @@ def test_a_vertical_flip_is_a_half_turn_and_the_other_mirror_flag() -> None:
         assert np.array_equal(orient_patch(upright, *divmod(index, 2)), orient_patch(upright[::-1], *divmod(flip, 2)))
 
 
-def test_the_glyphs_overrule_a_mirrored_answer_only_for_its_vertical_flip_and_only_when_sure() -> None:
-    index, flip = 3, vertical_flip_of(3)
+def test_the_glyphs_overrule_an_answer_only_for_its_vertical_flip_and_only_when_sure() -> None:
+    mirrored, flip = 3, vertical_flip_of(3)
     scores = np.full((20, NUM_CLASSES), -5.0)
-    scores[:, flip], scores[:, index] = -0.1, -0.6  # 20 glyphs, 0.5 each for the flip: 10 in all
+    scores[:, flip], scores[:, mirrored] = -0.1, -0.6  # 20 glyphs, 0.5 each for the flip: 10 in all
     fused = np.full(NUM_CLASSES, -30.0)
-    fused[index], fused[flip] = -0.02, -4.0  # the page verdict prefers its answer by 4: 10 - 0.5 * 4 > 4
-    assert prefers_vertical_flip(scores, fused, index)
+    fused[mirrored], fused[flip] = -0.02, -4.0  # the page verdict prefers its answer by 4: 10 - 0.5 * 4 > 4
+    assert prefers_vertical_flip(scores, fused, mirrored)
     fused[flip] = -14.0  # ... by 14: 10 - 7 < 4
-    assert not prefers_vertical_flip(scores, fused, index)
-    assert not prefers_vertical_flip(scores[:0], fused, index)
+    assert not prefers_vertical_flip(scores, fused, mirrored)
+    assert not prefers_vertical_flip(scores[:0], fused, mirrored)
+    # A plain answer gives way to a mirrored flip only on far stronger glyph evidence (mirrored pages are rare) ...
+    plain, flip = flip, mirrored
+    scores = np.full((20, NUM_CLASSES), -5.0)
+    scores[:, flip], scores[:, plain] = -0.1, -0.6
+    fused = np.full(NUM_CLASSES, -30.0)
+    fused[plain], fused[flip] = -0.02, -4.0
+    assert checks_vertical_flip(fused, plain) and not prefers_vertical_flip(scores, fused, plain)  # 10 - 2 < 20
+    scores[:, plain] = -1.6  # 30 in all: 30 - 2 > 20
+    assert prefers_vertical_flip(scores, fused, plain)
+    # ... and is not even checked when the page verdict is far surer of it than of the flip.
+    fused[flip] = -30.0
+    assert not checks_vertical_flip(fused, plain) and not prefers_vertical_flip(scores, fused, plain)
 
 
 @pytest.mark.parametrize("mirrored", [False, True])
-def test_a_page_read_mirrored_and_upside_down_is_put_right_by_its_glyphs(mirrored: bool) -> None:
+def test_a_page_read_as_its_vertical_flip_is_put_right_by_its_glyphs(mirrored: bool) -> None:
     """The window network's confusion in some scripts, simulated on a real page: its glyphs read it right."""
     from rotbgr_core.glyphs import GLYPH_CONFIDENCE
 
@@ -123,18 +136,20 @@ def test_a_page_read_mirrored_and_upside_down_is_put_right_by_its_glyphs(mirrore
     raw = predictor.base.measure([posed])[0]
     assert raw.skew_angle is not None
     truth = class_of(round((90.0 - raw.skew_angle) / 90.0) % 4, mirrored)
-    # The page verdict answers mirrored, surely: the vertical flip of the truth, or the truth when it is mirrored.
-    answer = truth if mirrored else vertical_flip_of(truth)
-    fused = np.full(NUM_CLASSES, -20.0)
-    fused[answer], fused[vertical_flip_of(answer)] = -0.05, -3.0
-    estimate = Estimate(angle=normalize_angle(raw.skew_angle + 90.0 * (answer // 2)), mirrored=True,
-                        confidence=0.995, kind="document")
-    result = predictor._glyph_page(raw, estimate, fused)
-    if mirrored:
-        assert result == estimate  # a right mirrored answer stays
-    else:
-        assert angle_difference(result.angle, 90.0) < 2.0 and not result.mirrored
-        assert result.confidence == GLYPH_CONFIDENCE
+
+    def answered(index: int) -> Estimate:
+        """The page verdict's answer ``index``, sure of it and preferring it to its flip by 3."""
+        fused = np.full(NUM_CLASSES, -20.0)
+        fused[index], fused[vertical_flip_of(index)] = -0.05, -3.0
+        estimate = Estimate(angle=normalize_angle(raw.skew_angle + 90.0 * (index // 2)), mirrored=bool(index % 2),
+                            confidence=0.995, kind="document")
+        return predictor._glyph_page(raw, estimate, fused)
+
+    wrong = answered(vertical_flip_of(truth))
+    assert angle_difference(wrong.angle, 90.0) < 2.0 and wrong.mirrored == mirrored
+    assert wrong.confidence == GLYPH_CONFIDENCE
+    right = answered(truth)
+    assert angle_difference(right.angle, 90.0) < 2.0 and right.mirrored == mirrored and right.confidence == 0.995
 
 
 def test_paper_share_tells_a_figure_from_a_photo() -> None:
