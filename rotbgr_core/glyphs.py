@@ -185,6 +185,12 @@ FIGURE_PAPER_SHARE = 0.7
 FIGURE_MIN_GLYPHS = 8
 FIGURE_MEAN_MARGIN = 1.0
 FIGURE_TOTAL_MARGIN = 10.0
+#: An unsure page verdict (under :data:`PAGE_SURE_MAX_CONFIDENCE`) whose glyphs prefer its very answer to every
+#: other class by this much (summed log-probability) is raised to :data:`GLYPH_AGREED_CONFIDENCE`. On the script
+#: probes and calibration sets, the 260 pages under 0.95 with such glyphs were all fully correct (326 with a margin
+#: over 20: one wrong), where the fused confidence alone put them at 0.86 on average.
+GLYPH_AGREE_MARGIN = 30.0
+GLYPH_AGREED_CONFIDENCE = 0.95
 #: The confidence of an answer that the glyphs alone decided: below the 0.8 of "no need to look", since these
 #: are the pages that the other verdicts could not read.
 GLYPH_CONFIDENCE = 0.75
@@ -244,6 +250,14 @@ def prefers_vertical_flip(scores: NDArray[np.float64], fused: NDArray[np.float64
     glyph_margin = float(scores[:, flip].sum() - scores[:, index].sum())
     margin = FLIP_MARGIN if index % 2 else FLIP_TO_MIRRORED_MARGIN
     return glyph_margin - FLIP_FUSED_WEIGHT * float(fused[index] - fused[flip]) > margin
+
+
+def agrees_with(scores: NDArray[np.float64], index: int) -> bool:
+    """Whether a page's glyphs (per-glyph ``scores``) prefer its answer ``index`` to every other class, surely."""
+    if len(scores) == 0:
+        return False
+    summed = scores.sum(axis=0)
+    return float(summed[index] - np.delete(summed, index).max()) > GLYPH_AGREE_MARGIN
 
 
 def reads_figure(verdict: GlyphVerdict | None) -> bool:

@@ -214,7 +214,7 @@ class DocumentAwarePredictor:
                         confidence=round(confidence, 6), kind="document")
 
     def _glyph_page(self, raw: RawResult, estimate: Estimate, fused: NDArray[np.float64]) -> Estimate:
-        """A read page's answer, or its glyphs' where they are sure and its verdict is not.
+        """A read page's answer, or its glyphs' where they are sure and its verdict is not; surer where they agree.
 
         ``fused``: the page verdict's 8-class log-probabilities (relative to the deskewed page). The answer is also
         checked against its vertical flip (a half turn and the other mirror flag), the one confusion of the window
@@ -222,8 +222,10 @@ class DocumentAwarePredictor:
         """
         from rotbgr_core.docorient import fused_class
         from rotbgr_core.glyphs import (
+            GLYPH_AGREED_CONFIDENCE,
             GLYPH_CONFIDENCE,
             PAGE_SURE_MAX_CONFIDENCE,
+            agrees_with,
             checks_vertical_flip,
             glyph_verdict,
             overrules_page,
@@ -247,6 +249,8 @@ class DocumentAwarePredictor:
         if prefers_vertical_flip(scores, fused, index):
             flip = vertical_flip_of(index)
             return _glyph_estimate(raw.skew_angle, flip // 2, bool(flip % 2), GLYPH_CONFIDENCE)
+        if unsure and estimate.confidence < GLYPH_AGREED_CONFIDENCE and agrees_with(scores, index):
+            return replace(estimate, confidence=GLYPH_AGREED_CONFIDENCE)
         return estimate
 
     def _glyph_figure(self, image: Image.Image, raw: RawResult) -> Estimate | None:

@@ -19,6 +19,7 @@ from rotbgr_core.glyphs import (
     GlyphNet,
     GlyphReader,
     GlyphVerdict,
+    agrees_with,
     checks_vertical_flip,
     glyph_boxes,
     glyph_crops,
@@ -127,7 +128,7 @@ def test_the_glyphs_overrule_an_answer_only_for_its_vertical_flip_and_only_when_
 @pytest.mark.parametrize("mirrored", [False, True])
 def test_a_page_read_as_its_vertical_flip_is_put_right_by_its_glyphs(mirrored: bool) -> None:
     """The window network's confusion in some scripts, simulated on a real page: its glyphs read it right."""
-    from rotbgr_core.glyphs import GLYPH_CONFIDENCE
+    from rotbgr_core.glyphs import GLYPH_AGREED_CONFIDENCE, GLYPH_CONFIDENCE
 
     predictor = load_predictor(None, "cpu")
     assert isinstance(predictor, DocumentAwarePredictor)
@@ -137,12 +138,12 @@ def test_a_page_read_as_its_vertical_flip_is_put_right_by_its_glyphs(mirrored: b
     assert raw.skew_angle is not None
     truth = class_of(round((90.0 - raw.skew_angle) / 90.0) % 4, mirrored)
 
-    def answered(index: int) -> Estimate:
-        """The page verdict's answer ``index``, sure of it and preferring it to its flip by 3."""
+    def answered(index: int, confidence: float = 0.995) -> Estimate:
+        """The page verdict's answer ``index`` at ``confidence``, preferring it to its flip by 3."""
         fused = np.full(NUM_CLASSES, -20.0)
         fused[index], fused[vertical_flip_of(index)] = -0.05, -3.0
         estimate = Estimate(angle=normalize_angle(raw.skew_angle + 90.0 * (index // 2)), mirrored=bool(index % 2),
-                            confidence=0.995, kind="document")
+                            confidence=confidence, kind="document")
         return predictor._glyph_page(raw, estimate, fused)
 
     wrong = answered(vertical_flip_of(truth))
@@ -150,6 +151,18 @@ def test_a_page_read_as_its_vertical_flip_is_put_right_by_its_glyphs(mirrored: b
     assert wrong.confidence == GLYPH_CONFIDENCE
     right = answered(truth)
     assert angle_difference(right.angle, 90.0) < 2.0 and right.mirrored == mirrored and right.confidence == 0.995
+    # An unsure verdict that the glyphs agree with, surely, is raised; a sure one is left as it is.
+    doubted = answered(truth, 0.6)
+    assert (doubted.angle, doubted.mirrored, doubted.confidence) == (right.angle, mirrored, GLYPH_AGREED_CONFIDENCE)
+
+
+def test_the_glyphs_agree_with_an_answer_only_when_they_prefer_it_to_every_other_class_surely() -> None:
+    scores = np.full((20, NUM_CLASSES), -3.0)
+    scores[:, 2], scores[:, 5] = -0.1, -1.0  # 20 glyphs, 0.9 each over the next class: 18 in all
+    assert not agrees_with(scores, 2) and not agrees_with(scores, 5)
+    scores[:, 5] = -2.0  # 38 in all
+    assert agrees_with(scores, 2) and not agrees_with(scores, 5)
+    assert not agrees_with(scores[:0], 2)
 
 
 def test_paper_share_tells_a_figure_from_a_photo() -> None:
