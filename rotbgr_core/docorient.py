@@ -252,6 +252,12 @@ def class_of(quarter_turns: int, mirrored: bool) -> int:
     return 2 * (quarter_turns % 4) + int(mirrored)
 
 
+def vertical_flip_of(index: int) -> int:
+    """The class ``2 * k + m`` that reads the same page turned a half turn and mirrored: a vertical flip of it."""
+    turns, mirrored = divmod(index, 2)
+    return 2 * ((turns + 2) % 4) + 1 - mirrored
+
+
 def correction_of(index: int) -> tuple[float, bool]:
     """``(angle, mirrored)`` of a class index, the angle in [-180, 180)."""
     turns, mirrored = divmod(index, 2)
@@ -351,6 +357,10 @@ class Fusion:
     #: Pages whose windows mostly agree on the turn take it (:func:`fused_scores`); ``None``: no quorum.
     turn_quorum: float | None = None
 
+    def scores(self, base_log_probs: NDArray[np.float64], window_scores: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The page's fused 8-class log-probabilities (:func:`fused_scores` with this fusion's weight and quorum)."""
+        return fused_scores(base_log_probs, window_scores, self.doc_weight, self.turn_quorum)
+
     def base_overrides(self) -> dict[str, float]:
         """The main model's calibration fields that this fusion replaces, by name (as stored in the weights file)."""
         overrides = {"patch_weight": self.patch_weight, "updown_weight": self.updown_weight}
@@ -441,7 +451,7 @@ def _vertical_flips(one: int, other: int) -> bool:
     The window network's own confusion in scripts hung from a headline or balanced about it (Devanagari, Bengali,
     Kannada, Odia): there the main model's page cues are the better judge, so no quorum overrules them.
     """
-    return (one // 2 - other // 2) % 4 == 2 and one % 2 != other % 2
+    return other == vertical_flip_of(one)
 
 
 def fusion_features(base_log_probs: NDArray[np.float64], window_scores: NDArray[np.float64],
@@ -485,7 +495,7 @@ def fused_class(fused: NDArray[np.float64], mirror_margin: float = PAGE_MIRROR_M
 def fused_decision(base_log_probs: NDArray[np.float64], window_scores: NDArray[np.float64],
                    fusion: Fusion, skew_strength: float) -> tuple[int, float]:
     """The fused class ``2 * k + m`` and its calibrated probability of being fully correct."""
-    fused = fused_scores(base_log_probs, window_scores, fusion.doc_weight, fusion.turn_quorum)
+    fused = fusion.scores(base_log_probs, window_scores)
     features = fusion_features(base_log_probs, window_scores, fusion.doc_weight, skew_strength, fusion.turn_quorum)
     z = float(np.dot(np.asarray(fusion.coef, dtype=np.float64), features))
     return fused_class(fused), 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))

@@ -19,7 +19,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from rotbgr_core.docorient import normalise_patches
+from rotbgr_core.docorient import normalise_patches, vertical_flip_of
 from rotbgr_core.learned_net import fold_batchnorm
 
 #: Side of a glyph crop, in pixels; the glyph's longer side is scaled to :data:`GLYPH_FILL`.
@@ -225,12 +225,6 @@ FLIP_TO_MIRRORED_MARGIN = 20.0
 #: A plain answer is checked only when the fused verdict prefers it to its flip by less than this (a fifth of the
 #: pages; the glyphs are read for it, which costs time): all but one of those 11 flips were within 13.
 FLIP_CHECK_GAP = 20.0
-
-
-def vertical_flip_of(index: int) -> int:
-    """The class ``2 * k + m`` that reads the same page turned a half turn and mirrored: a vertical flip of it."""
-    turns, mirrored = divmod(index, 2)
-    return 2 * ((turns + 2) % 4) + 1 - mirrored
 
 
 def checks_vertical_flip(fused: NDArray[np.float64], index: int) -> bool:

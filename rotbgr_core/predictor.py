@@ -148,7 +148,7 @@ class DocumentAwarePredictor:
 
     def _fused(self, images: Sequence[Image.Image], base: LearnedPredictor) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
-        from rotbgr_core.docorient import NUM_CLASSES, deskewed_windows, fused_class, fused_scores, score_windows
+        from rotbgr_core.docorient import NUM_CLASSES, deskewed_windows, fused_class, score_windows
         from rotbgr_core.learned import combine_log_probs, decide
 
         fusion = self.orienter.fusion
@@ -184,7 +184,7 @@ class DocumentAwarePredictor:
                 base_scores = combine_log_probs(raw, page_calibration).astype(np.float64)
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
                                               fusion)
-                fused = fused_scores(base_scores, page_scores[index], fusion.doc_weight, fusion.turn_quorum)
+                fused = fusion.scores(base_scores, page_scores[index])
                 estimate = self._glyph_page(raw, estimate, fused)
             else:
                 rescued = None
@@ -220,7 +220,7 @@ class DocumentAwarePredictor:
         checked against its vertical flip (a half turn and the other mirror flag), the one confusion of the window
         network that the glyphs see through.
         """
-        from rotbgr_core.docorient import fused_class
+        from rotbgr_core.docorient import fused_class, vertical_flip_of
         from rotbgr_core.glyphs import (
             GLYPH_AGREED_CONFIDENCE,
             GLYPH_CONFIDENCE,
@@ -230,7 +230,6 @@ class DocumentAwarePredictor:
             glyph_verdict,
             overrules_page,
             prefers_vertical_flip,
-            vertical_flip_of,
         )
 
         index = fused_class(fused)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from rotbgr_core.docorient import class_of, orient_patch
+from rotbgr_core.docorient import class_of, orient_patch, vertical_flip_of
 from rotbgr_core.geometry import angle_difference, normalize_angle
 from rotbgr_core.glyphs import (
     FIGURE_PAPER_SHARE,
@@ -28,7 +28,6 @@ from rotbgr_core.glyphs import (
     paper_share,
     prefers_vertical_flip,
     reads_figure,
-    vertical_flip_of,
 )
 from rotbgr_core.predictor import GLYPH_WEIGHTS, DocumentAwarePredictor, load_predictor
 from rotbgr_core.skew import ink_components
