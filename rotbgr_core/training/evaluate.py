@@ -3,7 +3,8 @@
 ``FOLDER`` holds ``truth.jsonl`` (SPEC convention: ``{"path", "angle", "mirrored", ...}`` per image, paths relative
 to the folder), or is a parent whose sub-folders hold one each (e.g. the dev sets ``photos``, ``documents``,
 ``scans``): every such set is scored and reported. ``WEIGHTS`` is a weights file, ``default`` for the shipped
-model, or ``classical``.
+model, or ``classical``. ``rotbgr eval compare BEFORE AFTER FOLDER`` compares two runs' ``--predictions`` files image
+by image (:mod:`rotbgr_core.training.compare`).
 """
 
 from __future__ import annotations
@@ -100,7 +101,12 @@ def predictor_files_fn(weights: str | None, device: str = "auto") -> PredictFile
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``rotbgr eval``; returns the exit status."""
+    """Entry point of ``rotbgr eval``; returns the exit status (``rotbgr eval compare ...``: two runs compared)."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if args_in[:1] == ["compare"]:
+        from rotbgr_core.training.compare import main as compare_main
+
+        return compare_main(args_in[1:])
     ap = argparse.ArgumentParser(prog="rotbgr eval", description=__doc__.splitlines()[0])
     ap.add_argument("weights", help="weights file, 'default' (shipped model) or 'classical'")
     ap.add_argument("folder", type=Path, help="folder with truth.jsonl, or a parent of such folders")
@@ -110,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="score only the first N images of each set")
     ap.add_argument("--predictions", type=Path, default=None, help="also write the predictions (JSONL) here")
     try:
-        args = ap.parse_args(argv)
+        args = ap.parse_args(args_in)
     except SystemExit as exc:
         return int(exc.code or 0) and 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
