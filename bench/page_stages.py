@@ -21,8 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -64,18 +62,8 @@ def run_pass(predictor: DocumentAwarePredictor, files: list[Path]) -> dict[str, 
         found = clock.time("skew search", lambda g=gray, e=edge: skew.estimate_skew(g, e))
         page, mask, components = clock.time("deskewed page and ink",
                                             lambda g=gray, a=found.angle: learned.deskewed_page(g, a))
-
-        def line_cues(ink: np.ndarray = mask) -> bool:
-            vertical = bool(learned.line_direction(ink) < 0)
-            across = np.ascontiguousarray(np.rot90(ink, 1)) if vertical else ink
-            learned.line_asymmetry(across)
-            learned.margin_asymmetry(across)
-            return vertical
-
-        vertical = clock.time("line cues", line_cues)
-        views = clock.time("text patches", lambda pg=page: [
-            learned.to_view(learned.crop_patch(pg, centre, learned.VIEW_SIZE))
-            for centre in learned.text_patch_centres(pg, learned.VIEW_SIZE, base.patches)])
+        vertical = clock.time("line cues", lambda m=mask: learned.line_cues(m)[1])
+        views = clock.time("text patches", lambda pg=page: learned.text_patch_views(pg, base.patches))
         if views:
             clock.time("main network, text patches", lambda vs=views: base._run(vs))
         windows = clock.time("text windows", lambda pg=page, m=mask, v=vertical, c=components: deskewed_windows(

@@ -474,12 +474,21 @@ def _read_page(raw: RawResult, gray: U8Array, patches: int) -> list[FloatArray]:
     page, mask, components = deskewed_page(gray, skew.angle)
     raw.deskewed, raw.deskewed_ink, raw.deskewed_ink_components = page, mask, components
     if np.count_nonzero(mask) >= 200:
-        raw.direction = line_direction(mask)
-        raw.lines_vertical = raw.direction < 0
-        across = np.ascontiguousarray(np.rot90(mask, 1)) if raw.lines_vertical else mask
-        raw.updown = line_asymmetry(across)
-        raw.margin = margin_asymmetry(across)
-    return [to_view(crop_patch(page, centre, VIEW_SIZE)) for centre in text_patch_centres(page, VIEW_SIZE, patches)]
+        raw.direction, raw.lines_vertical, raw.updown, raw.margin = line_cues(mask)
+    return text_patch_views(page, patches)
+
+
+def line_cues(mask: NDArray[np.bool_]) -> tuple[float, bool, float, float]:
+    """A deskewed page's line cues from its ink: direction, whether the lines run down, ascender and margin cues."""
+    direction = line_direction(mask)
+    vertical = direction < 0
+    across = np.ascontiguousarray(np.rot90(mask, 1)) if vertical else mask
+    return direction, vertical, line_asymmetry(across), margin_asymmetry(across)
+
+
+def text_patch_views(page: U8Array, count: int) -> list[FloatArray]:
+    """The network views of a deskewed page's ``count`` most text-like patches."""
+    return [to_view(crop_patch(page, centre, VIEW_SIZE)) for centre in text_patch_centres(page, VIEW_SIZE, count)]
 
 
 class LearnedPredictor:
