@@ -127,6 +127,8 @@ class GlyphReader:
         net = GlyphNet(int(payload["width"]))
         net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
         fold_batchnorm(net.eval()).to(device)
+        # Channels-last: about twice as fast on the CPU for the same answers (to 1e-5), as the other networks.
+        net.to(memory_format=torch.channels_last)
         return cls(net=net, device=device)
 
     def score(self, crops: U8) -> NDArray[np.float64]:
@@ -134,7 +136,8 @@ class GlyphReader:
         if len(crops) == 0:
             return np.zeros((0, NUM_CLASSES))
         with torch.inference_mode():
-            logits = self.net(normalise_glyphs(crops).to(self.device))
+            batch = normalise_glyphs(crops).to(self.device, memory_format=torch.channels_last)
+            logits = self.net(batch)
             return np.asarray(torch.log_softmax(logits.float(), dim=1).cpu().numpy(), dtype=np.float64)
 
     def read_page(self, page: U8, components: NDArray[np.int32]) -> NDArray[np.float64]:

@@ -37,7 +37,7 @@ from PIL import Image
 
 from rotbgr_core.geometry import inscribed_size, normalize_angle, rotate_array_expanded
 from rotbgr_core.imageio import BITONAL_KEY, use_torch_reduction
-from rotbgr_core.learned_net import NUM_CLASSES, RotNet, fold_batchnorm, run_in_chunks
+from rotbgr_core.learned_net import CPU_PIECE, NUM_CLASSES, RotNet, fold_batchnorm, run_in_chunks
 from rotbgr_core.skew import edge_orientation, estimate_skew, ink_components, is_featureless
 from rotbgr_core.types import Estimate
 
@@ -577,7 +577,7 @@ class LearnedPredictor:
                     np.asarray(torch.tanh(out.residual.float()).cpu().numpy(), dtype=np.float32),
                 )
 
-        parts = run_in_chunks(run, batch, self.classical_thread_count())
+        parts = run_in_chunks(run, batch, self.classical_thread_count(), CPU_PIECE)
         log_probs, doc, residual = (np.concatenate(column) for column in zip(*parts, strict=True))
         return log_probs, doc, residual
 

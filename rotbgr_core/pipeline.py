@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 
 from PIL import Image
 
@@ -14,7 +16,7 @@ from rotbgr_core.imageio import (
     iter_items,
     load_for_prediction,
 )
-from rotbgr_core.predictor import Predictor
+from rotbgr_core.predictor import Predictor, batch_streams, classical_threads_set
 from rotbgr_core.progress import CancelToken, NullProgress, ProgressReporter
 from rotbgr_core.types import Failure, ItemResult, Prediction
 
@@ -73,15 +75,19 @@ def predict_items(
     cancel: CancelToken | None = None,
     total: int | None = None,
     decode_workers: int = 2,
+    streams: int | None = None,
 ) -> Generator[ItemResult, None, None]:
     """Yield one result per item, in order, decoding ahead in a thread pool.
 
-    Stops between batches when ``cancel`` says so.  Unreadable items give a
-    :class:`Failure` and the rest go on.
+    ``streams`` batches are predicted at once, each on one thread (default: :func:`batch_streams`); with more
+    than one, the predictor's classical steps run on one thread a batch while this generator runs. Stops between
+    batches when ``cancel`` says so: the batches in hand are finished and yielded, no new one starts. Unreadable
+    items give a :class:`Failure` and the rest go on.
     """
     progress = progress or NullProgress()
     progress.begin(total, "predict")
     batch_size = max(1, batch_size)
+    streams = batch_streams(predictor) if streams is None else max(1, streams)
     done = 0
     iterator = iter(items)
 
@@ -96,32 +102,43 @@ def predict_items(
                     break
         return chunk
 
+    def run_chunk(chunk: list[_Pending]) -> list[ItemResult]:
+        decoded: list[tuple[InputItem | InputProblem, Image.Image | Failure]] = []
+        for entry, future in chunk:
+            if future is None:
+                assert isinstance(entry, InputProblem)
+                decoded.append((entry, Failure(entry.path, entry.error)))
+            else:
+                decoded.append((entry, future.result()))
+        good_items = [e for e, r in decoded if isinstance(r, Image.Image) and isinstance(e, InputItem)]
+        good_images = [r for _, r in decoded if isinstance(r, Image.Image)]
+        predicted = iter(_predict_batch(predictor, good_items, good_images) if good_images else [])
+        return [next(predicted) if isinstance(result, Image.Image) else result for _, result in decoded]
+
+    in_flight: deque[Future[list[ItemResult]]] = deque()
     try:
-        with ThreadPoolExecutor(max_workers=decode_workers, thread_name_prefix="rotbgr-decode") as pool:
-            chunk = next_chunk(pool)
-            while chunk:
-                if cancel is not None and cancel.is_cancelled():
-                    for _, future in chunk:
-                        if future is not None:
-                            future.cancel()
+        with (
+            classical_threads_set(predictor, 1) if streams > 1 else nullcontext(),
+            ThreadPoolExecutor(max_workers=decode_workers, thread_name_prefix="rotbgr-decode") as pool,
+            ThreadPoolExecutor(max_workers=streams, thread_name_prefix="rotbgr-batch") as batches,
+        ):
+            upcoming = next_chunk(pool)
+            while upcoming or in_flight:
+                while upcoming and len(in_flight) < streams:
+                    if cancel is not None and cancel.is_cancelled():
+                        for _, future in upcoming:
+                            if future is not None:
+                                future.cancel()
+                        upcoming = []
+                        break
+                    in_flight.append(batches.submit(run_chunk, upcoming))
+                    upcoming = next_chunk(pool)  # decode ahead while the model runs
+                if not in_flight:
                     return
-                upcoming = next_chunk(pool)  # decode ahead while the model runs
-                decoded: list[tuple[InputItem | InputProblem, Image.Image | Failure]] = []
-                for entry, future in chunk:
-                    if future is None:
-                        assert isinstance(entry, InputProblem)
-                        decoded.append((entry, Failure(entry.path, entry.error)))
-                    else:
-                        decoded.append((entry, future.result()))
-                good_items = [e for e, r in decoded if isinstance(r, Image.Image) and isinstance(e, InputItem)]
-                good_images = [r for _, r in decoded if isinstance(r, Image.Image)]
-                predicted = iter(_predict_batch(predictor, good_items, good_images) if good_images else [])
-                for _entry, result in decoded:
-                    out = next(predicted) if isinstance(result, Image.Image) else result
+                for out in in_flight.popleft().result():
                     done += 1
                     yield out
                     progress.advance(done, out.path)
-                chunk = upcoming
     finally:
         progress.end()
 

@@ -7,8 +7,10 @@ predictor.  The shipped learned model is used when its weights are present;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -169,38 +171,40 @@ class DocumentAwarePredictor:
             return deskewed_windows(raw.deskewed, raw.deskewed_ink, bool(raw.lines_vertical), fusion.windows,
                                     raw.deskewed_ink_components)
 
-        with ThreadPoolExecutor(max_workers=base.classical_thread_count(), thread_name_prefix="rotbgr-windows") as pool:
-            windows = list(pool.map(page_windows_of, pages))
-        scored = (score_windows(self.orienter, np.concatenate(windows), base.classical_thread_count()) if windows
-                  else np.zeros((0, NUM_CLASSES)))
-        bounds = np.cumsum([0, *(len(w) for w in windows)])
-        page_scores = {index: scored[bounds[n]:bounds[n + 1]] for n, index in enumerate(pages)}
-        results = []
-        for index, (image, raw, estimate) in enumerate(zip(images, raws, estimates, strict=True)):
+        def finish(index: int) -> Estimate:
+            """One image's final answer: its page verdict, or its rescue as a page or a figure."""
+            image, raw, estimate = images[index], raws[index], estimates[index]
             if raw.featureless:
-                pass  # decide() left it as it is: no page reading can do better
-            elif index in page_scores:
+                return estimate  # decide() left it as it is: no page reading can do better
+            if index in page_scores:
                 assert raw.skew_angle is not None
                 base_scores = combine_log_probs(raw, page_calibration).astype(np.float64)
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
                                               fusion)
-                fused = fusion.scores(base_scores, page_scores[index])
-                estimate = self._glyph_page(raw, estimate, fused)
-            else:
-                rescued = None
-                if self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
-                    rescued = self._as_page(image, raw, page_calibration, fusion)
-                if rescued is None and estimate.kind == "photo":
-                    rescued = self._glyph_figure(image, raw)
-                if rescued is not None:
-                    estimate = rescued
-                elif estimate.kind == "document" and estimate.mirrored and not fused_class(
-                        combine_log_probs(raw, base.calibration).astype(np.float64)) % 2:
-                    # A page with too little ink for its text windows: its mirror flag needs the same clear
-                    # evidence as a read page's (docorient.PAGE_MIRROR_MARGIN), not a bare majority.
-                    estimate = replace(estimate, mirrored=False)
-            results.append(estimate)
-        return results
+                return self._glyph_page(raw, estimate, fusion.scores(base_scores, page_scores[index]))
+            rescued = None
+            if self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
+                rescued = self._as_page(image, raw, page_calibration, fusion)
+            if rescued is None and estimate.kind == "photo":
+                rescued = self._glyph_figure(image, raw)
+            if rescued is not None:
+                return rescued
+            if estimate.kind == "document" and estimate.mirrored and not fused_class(
+                    combine_log_probs(raw, base.calibration).astype(np.float64)) % 2:
+                # A page with too little ink for its text windows: its mirror flag needs the same clear
+                # evidence as a read page's (docorient.PAGE_MIRROR_MARGIN), not a bare majority.
+                return replace(estimate, mirrored=False)
+            return estimate
+
+        # The glyph network's re-reads and the photos read as pages or figures are each one image's own work:
+        # they run on the classical threads too, so that one slow page does not leave the other cores idle.
+        with ThreadPoolExecutor(max_workers=base.classical_thread_count(), thread_name_prefix="rotbgr-pages") as pool:
+            windows = list(pool.map(page_windows_of, pages))
+            scored = (score_windows(self.orienter, np.concatenate(windows), base.classical_thread_count()) if windows
+                      else np.zeros((0, NUM_CLASSES)))
+            bounds = np.cumsum([0, *(len(w) for w in windows)])
+            page_scores = {index: scored[bounds[n]:bounds[n + 1]] for n, index in enumerate(pages)}
+            return list(pool.map(finish, range(len(images))))
 
     def _page_verdict(self, skew_angle: float, base_scores: NDArray[np.float64], window_scores: NDArray[np.float64],
                       skew_strength: float, fusion: Fusion) -> Estimate:
@@ -365,6 +369,43 @@ def set_classical_threads(predictor: Predictor, count: int) -> None:
     base = predictor.base if isinstance(predictor, DocumentAwarePredictor) else predictor
     if isinstance(base, LearnedPredictor):
         base.classical_threads = max(1, count)
+
+
+def batch_streams(predictor: Predictor) -> int:
+    """How many batches :func:`rotbgr_core.pipeline.predict_items` predicts at once, each on one thread.
+
+    A learned predictor on the CPU: its classical threads (the cores, or what :func:`set_classical_threads` set).
+    Batch by batch, each step waits for a batch's slowest image and the steps between the network calls run on
+    fewer threads than there are images; two batches at once keep both cores of a 2-core machine busy (text
+    pages 12.5 -> 15 img/s in ``bench/predict_fix.py``). Anything else, a GPU included: 1.
+    """
+    base = _learned_base(predictor)
+    return base.classical_thread_count() if base is not None and base.device == "cpu" else 1
+
+
+def _learned_base(predictor: Predictor) -> LearnedPredictor | None:
+    """The learned predictor inside ``predictor``, if any (without importing torch for one that has none)."""
+    if "rotbgr_core.learned" not in sys.modules:
+        return None  # nothing learned was ever loaded
+    from rotbgr_core.learned import LearnedPredictor
+
+    base = predictor.base if isinstance(predictor, DocumentAwarePredictor) else predictor
+    return base if isinstance(base, LearnedPredictor) else None
+
+
+@contextmanager
+def classical_threads_set(predictor: Predictor, count: int) -> Iterator[None]:
+    """Within the block, a learned predictor's classical steps run on ``count`` threads; the setting is restored."""
+    base = _learned_base(predictor)
+    if base is None:
+        yield
+        return
+    previous = base.classical_threads
+    base.classical_threads = max(1, count)
+    try:
+        yield
+    finally:
+        base.classical_threads = previous
 
 
 def load_predictor(weights: str | Path | None = None, device: str = "auto") -> Predictor:
