@@ -134,3 +134,15 @@ def test_the_learned_predictor_runs_a_batch_on_one_thread_per_stream(tmp_path: P
     assert all(isinstance(r, Prediction) for r in results)
     assert seen == [1, 1, 1]  # several streams: each batch on one thread; one stream: the setting was 1 already
     assert base.classical_threads == threads  # restored
+
+
+def test_a_reader_that_leaves_early_stops_the_batches_and_their_threads(tmp_path: Path) -> None:
+    """``rotbgr predict DIR | head``: closing the generator waits for the batches in hand and starts no other."""
+    items = _images(tmp_path / "in", 20)
+    predictor = WidthPredictor()
+    results = predict_items(items, predictor, batch_size=2, streams=2)
+    first = next(results)
+    results.close()
+    assert isinstance(first, Prediction) and first.angle == 100.0
+    assert predictor.batches == 2
+    assert predictor.running == 0  # both were finished before close() returned (the conftest guard checks threads)
