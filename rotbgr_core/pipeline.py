@@ -16,7 +16,7 @@ from rotbgr_core.imageio import (
     iter_items,
     load_for_prediction,
 )
-from rotbgr_core.predictor import Predictor, batch_streams, classical_threads_set
+from rotbgr_core.predictor import Predictor, batch_streams, classical_threads_set, threads_per_stream
 from rotbgr_core.progress import CancelToken, NullProgress, ProgressReporter
 from rotbgr_core.types import Failure, ItemResult, Prediction
 
@@ -79,8 +79,8 @@ def predict_items(
 ) -> Generator[ItemResult, None, None]:
     """Yield one result per item, in order, decoding ahead in a thread pool.
 
-    ``streams`` batches are predicted at once, each on one thread (default: :func:`batch_streams`); with more
-    than one, the predictor's classical steps run on one thread a batch while this generator runs. Stops between
+    ``streams`` batches are predicted at once (default: :func:`batch_streams`); with more than one, the predictor's
+    classical threads are shared out among them (:func:`threads_per_stream`) while this generator runs. Stops between
     batches when ``cancel`` says so: the batches in hand are finished and yielded, no new one starts. Unreadable
     items give a :class:`Failure` and the rest go on.
     """
@@ -118,7 +118,7 @@ def predict_items(
     in_flight: deque[Future[list[ItemResult]]] = deque()
     try:
         with (
-            classical_threads_set(predictor, 1) if streams > 1 else nullcontext(),
+            classical_threads_set(predictor, threads_per_stream(predictor, streams)) if streams > 1 else nullcontext(),
             ThreadPoolExecutor(max_workers=decode_workers, thread_name_prefix="rotbgr-decode") as pool,
             ThreadPoolExecutor(max_workers=streams, thread_name_prefix="rotbgr-batch") as batches,
         ):

@@ -7,6 +7,7 @@ predictor.  The shipped learned model is used when its weights are present;
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -372,16 +373,28 @@ def set_classical_threads(predictor: Predictor, count: int) -> None:
 
 
 def batch_streams(predictor: Predictor) -> int:
-    """How many batches :func:`rotbgr_core.pipeline.predict_items` predicts at once, each on one thread.
+    """How many batches :func:`rotbgr_core.pipeline.predict_items` predicts at once.
 
-    A learned predictor on the CPU: its classical threads (the cores, or what :func:`set_classical_threads` set).
-    Batch by batch, each step waits for a batch's slowest image and the steps between the network calls run on
-    fewer threads than there are images; two batches at once keep both cores of a 2-core machine busy (on text
-    pages alone, about 8% more images a second, measured against one batch at a time on the same machine). Anything
-    else, a GPU included: 1.
+    A learned predictor on the CPU: as many as its classical threads (the cores, or what
+    :func:`set_classical_threads` set), but no more than the cores hold once each batch's network calls take torch's
+    threads (``learned.cpu_threads``): 2 on a 2-core machine, also 2 on 4 or 8 cores. Batch by batch, each step waits
+    for a batch's slowest image and the steps between the network calls run on fewer threads than there are images;
+    two batches at once keep both cores of a 2-core machine busy (on text pages alone, about 8% more images a second,
+    measured against one batch at a time on the same machine). Anything else, a GPU included: 1.
     """
     base = _learned_base(predictor)
-    return base.classical_thread_count() if base is not None and base.device == "cpu" else 1
+    if base is None or base.device != "cpu":
+        return 1
+    import torch
+
+    cores = os.cpu_count() or 1
+    return max(1, min(base.classical_thread_count(), cores // max(1, torch.get_num_threads())))
+
+
+def threads_per_stream(predictor: Predictor, streams: int) -> int:
+    """The classical threads each of ``streams`` batches at once gets: the predictor's, shared out (at least 1)."""
+    base = _learned_base(predictor)
+    return 1 if base is None else max(1, base.classical_thread_count() // max(1, streams))
 
 
 def _learned_base(predictor: Predictor) -> LearnedPredictor | None:

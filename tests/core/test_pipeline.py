@@ -12,7 +12,7 @@ from PIL import Image
 
 from rotbgr_core.imageio import InputItem
 from rotbgr_core.pipeline import predict_items
-from rotbgr_core.predictor import batch_streams, load_predictor, set_classical_threads
+from rotbgr_core.predictor import batch_streams, load_predictor, set_classical_threads, threads_per_stream
 from rotbgr_core.types import Estimate, Failure, Prediction
 from tests.core.helpers import FixedPredictor, photo
 
@@ -134,6 +134,25 @@ def test_the_learned_predictor_runs_a_batch_on_one_thread_per_stream(tmp_path: P
     assert all(isinstance(r, Prediction) for r in results)
     assert seen == [1, 1, 1]  # several streams: each batch on one thread; one stream: the setting was 1 already
     assert base.classical_threads == threads  # restored
+
+
+def test_more_cores_give_each_batch_more_threads_not_more_batches_than_torch_leaves_room_for(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import torch
+
+    predictor = load_predictor(None, "cpu")
+    set_classical_threads(predictor, 4)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert batch_streams(predictor) == 4 and threads_per_stream(predictor, 4) == 1
+        torch.set_num_threads(4)  # what learned.cpu_threads() gives on 8 cores
+        assert batch_streams(predictor) == 2 and threads_per_stream(predictor, 2) == 2
+    finally:
+        torch.set_num_threads(previous)
 
 
 def test_a_reader_that_leaves_early_stops_the_batches_and_their_threads(tmp_path: Path) -> None:
