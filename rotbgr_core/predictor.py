@@ -172,6 +172,13 @@ class DocumentAwarePredictor:
             return deskewed_windows(raw.deskewed, raw.deskewed_ink, bool(raw.lines_vertical), fusion.windows,
                                     raw.deskewed_ink_components)
 
+        with ThreadPoolExecutor(max_workers=base.classical_thread_count(), thread_name_prefix="rotbgr-windows") as pool:
+            windows = list(pool.map(page_windows_of, pages))
+        scored = (score_windows(self.orienter, np.concatenate(windows), base.classical_thread_count()) if windows
+                  else np.zeros((0, NUM_CLASSES)))
+        bounds = np.cumsum([0, *(len(w) for w in windows)])
+        page_scores = {index: scored[bounds[n]:bounds[n + 1]] for n, index in enumerate(pages)}
+
         def finish(index: int) -> Estimate:
             """One image's final answer: its page verdict, or its rescue as a page or a figure."""
             image, raw, estimate = images[index], raws[index], estimates[index]
@@ -200,11 +207,6 @@ class DocumentAwarePredictor:
         # The glyph network's re-reads and the photos read as pages or figures are each one image's own work:
         # they run on the classical threads too, so that one slow page does not leave the other cores idle.
         with ThreadPoolExecutor(max_workers=base.classical_thread_count(), thread_name_prefix="rotbgr-pages") as pool:
-            windows = list(pool.map(page_windows_of, pages))
-            scored = (score_windows(self.orienter, np.concatenate(windows), base.classical_thread_count()) if windows
-                      else np.zeros((0, NUM_CLASSES)))
-            bounds = np.cumsum([0, *(len(w) for w in windows)])
-            page_scores = {index: scored[bounds[n]:bounds[n + 1]] for n, index in enumerate(pages)}
             return list(pool.map(finish, range(len(images))))
 
     def _page_verdict(self, skew_angle: float, base_scores: NDArray[np.float64], window_scores: NDArray[np.float64],
@@ -365,10 +367,8 @@ def set_classical_threads(predictor: Predictor, count: int) -> None:
     A GUI passes 1: on two cores, more threads took the main thread's share of the GIL (event-loop p99 latency
     14 -> 17-27 ms in ``bench/ui_latency.py --real``) for no gain in rate there.
     """
-    from rotbgr_core.learned import LearnedPredictor
-
-    base = predictor.base if isinstance(predictor, DocumentAwarePredictor) else predictor
-    if isinstance(base, LearnedPredictor):
+    base = _learned_base(predictor)
+    if base is not None:
         base.classical_threads = max(1, count)
 
 
