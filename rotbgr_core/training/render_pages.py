@@ -2,6 +2,7 @@
 
     python -m rotbgr_core.training.render_pages fetch                        # fonts and text into the cache
     python -m rotbgr_core.training.render_pages pages --per-script 400 --seed 0
+    python -m rotbgr_core.training.render_pages pages --scripts kn,bo --extra-faces --out DIR   # other faces
     python -m rotbgr_core.training.render_pages probe --out /work/cache/scriptprobe --per-script 100 --seed 7
     python -m rotbgr_core.training.render_pages posed --out /work/cache/scriptposed --per-script 10 --seed 9
 
@@ -189,6 +190,26 @@ SCRIPTS: dict[str, Script] = {
                  probe_fonts=(f"{_NOTO}/NotoLoopedLao-Regular.ttf", _PHETSARATH), spaced=False,
                  text_package=HUNSPELL),
 }
+
+
+_EXTRA = "usr/share/fonts/truetype"
+
+#: Faces for training pages only, beyond each script's own: ``pages --extra-faces`` sets a page in one of these alone.
+#: None of them is a probe face. The Indic ones made the glyph network's ``s8ind`` pages (2026-12-05); DDC Uchen, a
+#: second Tibetan face, was added on 2026-12-07. All are Debian font packages (:data:`EXTRA_FONT_PACKAGES`).
+EXTRA_FACES: dict[str, tuple[str, ...]] = {
+    "bn": tuple(f"fonts-beng-extra/{_EXTRA}/fonts-beng-extra/{face}" for face in (
+        "LikhanNormal.ttf", "JamrulNormal.ttf", "Ani.ttf", "Mukti.ttf", "Muktibold.ttf", "MitraMono.ttf")),
+    "gu": tuple(f"fonts-gujr-extra/{_EXTRA}/fonts-gujr-extra/{face}" for face in (
+        "padmaa.ttf", "padmaa-Medium-0.5.ttf", "padmaa-Bold.1.1.ttf", "aakar-medium.ttf", "Rekha.ttf")),
+    "pa": (f"fonts-guru-extra/{_EXTRA}/fonts-guru-extra/Saab.ttf",),
+    "te": tuple(f"fonts-telu-extra/{_EXTRA}/fonts-telu-extra/{face}" for face in ("vemana2000.ttf", "Pothana2000.ttf")),
+    "kn": (f"fonts-gubbi/{_EXTRA}/Gubbi/Gubbi.ttf", f"fonts-navilu/{_EXTRA}/Navilu/Navilu.ttf"),
+    "or": (f"fonts-orya-extra/{_EXTRA}/fonts-orya-extra/utkal.ttf",),
+    "bo": (f"fonts-ddc-uchen/{_EXTRA}/tibetan/DDC_Uchen.ttf",),
+}
+EXTRA_FONT_PACKAGES = ("fonts-beng-extra", "fonts-gujr-extra", "fonts-guru-extra", "fonts-telu-extra",
+                       "fonts-orya-extra", "fonts-gubbi", "fonts-navilu", "fonts-ddc-uchen")
 
 
 def is_probe_text(sentence: str) -> bool:
@@ -400,10 +421,10 @@ def _fonts(raw: Path, script: Script, probe: bool) -> list[Path]:
 def fetch(cache: Path = DEFAULT_CACHE) -> None:
     """Fetch the font packages and the translations into ``CACHE/raw``."""
     raw = cache / "raw"
-    for package in sorted({*FONT_PACKAGES, *(script.package for script in SCRIPTS.values())}):
+    for package in sorted({*FONT_PACKAGES, *EXTRA_FONT_PACKAGES, *(script.package for script in SCRIPTS.values())}):
         fetch_deb(package, raw)
     for name, script in SCRIPTS.items():
-        missing = [f for f in script.fonts if not (raw / f).exists()]
+        missing = [f for f in (*script.fonts, *EXTRA_FACES.get(name, ())) if not (raw / f).exists()]
         if missing:
             raise FileNotFoundError(f"{name}: fonts not found: {missing}")
         if not sentences(raw, script.locale, script.package):
@@ -416,22 +437,34 @@ def _split_sentences(locale: str, package: str, probe: bool) -> tuple[str, ...]:
     return tuple(t for t in sentences(DEFAULT_CACHE / "raw", locale, package) if is_probe_text(t) == probe)
 
 
-def _page_job(job: tuple[str, str, int, int, bool]) -> dict:
-    name, dest, seed, index, probe = job
+def _page_job(job: tuple[str, str, int, int, bool] | tuple[str, str, int, int, bool, bool]) -> dict:
+    name, dest, seed, index, probe = job[:5]
+    extra = len(job) > 5 and bool(job[5])
     raw = DEFAULT_CACHE / "raw"
     script = SCRIPTS[name]
     texts = list(_split_sentences(script.locale, script.package, probe))
     rng = np.random.default_rng([seed, index, *name.encode()])
-    page = render_page(script, texts, _fonts(raw, script, probe), rng)
+    fonts = [raw / face for face in EXTRA_FACES[name]] if extra else _fonts(raw, script, probe)
+    page = render_page(script, texts, fonts, rng)
     page.save(dest)
-    return {"path": dest, "kind": "document", "source_id": f"rendered:{name}:{seed}:{index}", "script": name,
+    kind = "extra" if extra else "rendered"
+    return {"path": dest, "kind": "document", "source_id": f"{kind}:{name}:{seed}:{index}", "script": name,
             "split": "probe" if probe else "train"}
 
 
-def render_training_pages(out: Path, names: list[str], per_script: int, seed: int, workers: int) -> Path:
-    """Render ``per_script`` upright training pages per script into ``out``; returns the index path."""
+def render_training_pages(out: Path, names: list[str], per_script: int, seed: int, workers: int,
+                          extra_faces: bool = False) -> Path:
+    """Render ``per_script`` upright training pages per script into ``out``; returns the index path.
+
+    ``extra_faces``: set each page in one of the script's :data:`EXTRA_FACES` instead of its own training faces.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(n, str(out / f"{n}_{seed}_{i:05d}.png"), seed, i, False) for n in names for i in range(per_script)]
+    if extra_faces:
+        lacking = [n for n in names if n not in EXTRA_FACES]
+        if lacking:
+            raise ValueError(f"no extra faces for {lacking}; scripts with some: {', '.join(EXTRA_FACES)}")
+    jobs = [(n, str(out / f"{n}_{seed}_{i:05d}.png"), seed, i, False, extra_faces)
+            for n in names for i in range(per_script)]
     with ProcessPoolExecutor(workers) as pool:
         records = list(pool.map(_page_job, jobs, chunksize=8))
     index = out / "index.jsonl"
@@ -501,6 +534,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--extra-faces", action="store_true",
+                        help="pages: set each page in one of the script's EXTRA_FACES (training only)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     names = [n for n in args.scripts.split(",") if n]
@@ -510,7 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "fetch":
         fetch()
     elif args.action == "pages":
-        render_training_pages(args.out or DEFAULT_CACHE / "rendered", names, args.per_script, args.seed, args.workers)
+        render_training_pages(args.out or DEFAULT_CACHE / "rendered", names, args.per_script, args.seed, args.workers,
+                              args.extra_faces)
     elif args.action == "probe":
         build_posed(args.out or DEFAULT_CACHE / "scriptprobe", names, args.per_script, args.seed, args.workers)
     else:

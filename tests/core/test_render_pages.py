@@ -6,7 +6,9 @@ import json
 import re
 import struct
 import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -172,3 +174,53 @@ def test_characters_a_font_lacks_are_left_out_not_drawn_as_boxes() -> None:
     reference = render_page(script, [t.replace("\uac00\ub098\ub2e4 ", "") for t in texts], [data],
                             np.random.default_rng(1))
     assert np.array_equal(np.asarray(page), np.asarray(reference))
+
+
+def test_extra_faces_are_training_faces_of_known_scripts_and_never_probe_faces() -> None:
+    for name, faces in render_pages.EXTRA_FACES.items():
+        script = render_pages.SCRIPTS[name]
+        assert faces and not set(faces) & set(script.fonts), name  # beyond the script's own faces
+        assert all(face.split("/")[0] in render_pages.EXTRA_FONT_PACKAGES for face in faces), name
+
+
+def test_extra_face_pages_are_set_in_the_extra_faces_alone(tmp_path: Path, monkeypatch) -> None:
+    font = ImageFont.load_default(size=20).path.getvalue()
+    monkeypatch.setitem(render_pages.SCRIPTS, "xx", Script("xx", ("own.ttf",)))
+    monkeypatch.setitem(render_pages.EXTRA_FACES, "xx", ("extra-package/extra.ttf",))
+    texts = tuple(f"Sentence {i} of the catalogue, long enough." for i in range(30))
+    monkeypatch.setattr(render_pages, "_split_sentences", lambda locale, package, probe: texts)
+    faces: list[list[str]] = []
+
+    def render(script: Script, texts: list[str], fonts: list[Path], rng: np.random.Generator) -> Image.Image:
+        faces.append([Path(f).name for f in fonts])
+        return render_page(script, texts, [font], rng)
+
+    monkeypatch.setattr(render_pages, "render_page", render)
+    monkeypatch.setattr(render_pages, "ProcessPoolExecutor", _InlinePool)
+    index = render_pages.render_training_pages(tmp_path / "extra", ["xx"], 2, seed=8, workers=1, extra_faces=True)
+    records = [json.loads(line) for line in index.read_text().splitlines()]
+    assert faces == [["extra.ttf"], ["extra.ttf"]]
+    assert [r["source_id"] for r in records] == ["extra:xx:8:0", "extra:xx:8:1"]
+    assert all(Path(r["path"]).is_file() for r in records)
+    try:
+        render_pages.render_training_pages(tmp_path / "no", ["el"], 1, seed=8, workers=1, extra_faces=True)
+    except ValueError as exc:
+        assert "no extra faces for ['el']" in str(exc)
+    else:
+        raise AssertionError("a script without extra faces was rendered")
+
+
+class _InlinePool:
+    """A process pool that runs its jobs in this process (so the test's patches apply)."""
+
+    def __init__(self, workers: int) -> None:
+        pass
+
+    def __enter__(self) -> _InlinePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def map(self, function: Callable[..., Any], jobs: Iterable[Any], chunksize: int = 1) -> Iterator[Any]:
+        return map(function, jobs)
