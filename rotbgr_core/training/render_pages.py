@@ -208,8 +208,7 @@ EXTRA_FACES: dict[str, tuple[str, ...]] = {
     "or": (f"fonts-orya-extra/{_EXTRA}/fonts-orya-extra/utkal.ttf",),
     "bo": (f"fonts-ddc-uchen/{_EXTRA}/tibetan/DDC_Uchen.ttf",),
 }
-EXTRA_FONT_PACKAGES = ("fonts-beng-extra", "fonts-gujr-extra", "fonts-guru-extra", "fonts-telu-extra",
-                       "fonts-orya-extra", "fonts-gubbi", "fonts-navilu", "fonts-ddc-uchen")
+EXTRA_FONT_PACKAGES = tuple(sorted({face.split("/")[0] for faces in EXTRA_FACES.values() for face in faces}))
 
 
 def is_probe_text(sentence: str) -> bool:
@@ -437,9 +436,8 @@ def _split_sentences(locale: str, package: str, probe: bool) -> tuple[str, ...]:
     return tuple(t for t in sentences(DEFAULT_CACHE / "raw", locale, package) if is_probe_text(t) == probe)
 
 
-def _page_job(job: tuple[str, str, int, int, bool] | tuple[str, str, int, int, bool, bool]) -> dict:
-    name, dest, seed, index, probe = job[:5]
-    extra = len(job) > 5 and bool(job[5])
+def _page_job(job: tuple[str, str, int, int, bool, bool]) -> dict:
+    name, dest, seed, index, probe, extra = job
     raw = DEFAULT_CACHE / "raw"
     script = SCRIPTS[name]
     texts = list(_split_sentences(script.locale, script.package, probe))
@@ -482,7 +480,7 @@ def _posed_job(job: tuple[str, str, int, int, bool]) -> list[tuple[str, dict]]:
     name, folder, seed, index, probe = job
     base = Path(folder) / name
     upright = base / "upright" / f"{name}_{index:04d}.png"
-    _page_job((name, str(upright), seed, index, probe))
+    _page_job((name, str(upright), seed, index, probe, False))
     rng = np.random.default_rng([seed, index, 1, *name.encode()])
     out = []
     for set_name in ("documents", "scans"):
