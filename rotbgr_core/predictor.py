@@ -140,9 +140,29 @@ class DocumentAwarePredictor:
         self.device = base.device
         #: Read doubtful photos (document probability >= RESCUE_DOC_PROB) as pages when their text is clear.
         self.rescue_photo_pages = True
+        #: Read images that may be pages printed light on dark as their negatives too (see ``predict_images``).
+        self.read_negatives = True
 
     def predict_images(self, images: Sequence[Image.Image]) -> list[Estimate]:
-        """Base estimates, with documents re-decided with their text windows."""
+        """Base estimates, with documents re-decided with their text windows.
+
+        An image that may be a page printed light on dark (:func:`rotbgr_core.polarity.looks_negative`) is also
+        read as its negative, in the same batch. That reading is its answer when it is a page and the first is
+        not, or is less sure (a page printed dark on light is read surely as it is).
+        """
+        from rotbgr_core.polarity import looks_negative, negative
+
+        suspects = [index for index, image in enumerate(images) if looks_negative(image)] if self.read_negatives else []
+        estimates = self._predict([*images, *(negative(images[index]) for index in suspects)])
+        answers = estimates[:len(images)]
+        for index, as_negative in zip(suspects, estimates[len(images):], strict=True):
+            first = answers[index]
+            surer = first.kind != "document" or as_negative.confidence > first.confidence
+            if as_negative.kind == "document" and surer:
+                answers[index] = as_negative
+        return answers
+
+    def _predict(self, images: Sequence[Image.Image]) -> list[Estimate]:
         from rotbgr_core.learned import LearnedPredictor
 
         if isinstance(self.base, LearnedPredictor) and self.orienter.fusion is not None:

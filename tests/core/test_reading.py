@@ -124,6 +124,22 @@ def test_weights_that_are_not_ours_are_refused_in_one_line(tmp_path: Path) -> No
         assert f"rotbgr: error: {weights} is not a RotBGR weights file" in stderr and "Traceback" not in stderr
 
 
+def test_a_missing_weights_file_or_an_unknown_device_is_one_line_and_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The predictor loads while the first images decode; its error still comes alone, as a usage error."""
+    from rotbgr_core.cli import main
+
+    photo().save(tmp_path / "one.png")
+    missing = tmp_path / "gone.pt"
+    assert main(["predict", "--weights", str(missing), str(tmp_path / "one.png")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == f"rotbgr: error: weights file not found: {missing}"
+    assert main(["predict", "--device", "tpu", str(tmp_path / "one.png")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "rotbgr: error: unknown device 'tpu'" in err
+
+
 def test_predict_output_is_complete_with_the_quick_exit(tmp_path: Path) -> None:
     """The console script leaves without the interpreter's teardown: every line must still be out."""
     expected = _mixed_folder(tmp_path / "in")
