@@ -4,6 +4,7 @@ Usage::
 
     python -m rotbgr_core.training.devset build --out /work/cache/devsets --seed 0 [--cache DIR] [--n 300]
     python -m rotbgr_core.training.devset build --split calibration --out /work/cache/calibsets --seed 0
+    python -m rotbgr_core.training.devset negatives --sets /work/cache/devsets --out /work/cache/devsets-negative
 
 ``--split calibration`` makes the same three sets from the calibration part of the training split instead
 (``synth.is_calibration``: never fitted on): the place to choose between variants, so that the dev sets only
@@ -12,6 +13,10 @@ ever report.
 Each set is a folder with images and ``truth.jsonl`` (one line per image:
 ``{"path": file name, "angle": float, "mirrored": bool, "source_id": str, ...}``) in the SPEC convention: an input made
 from the upright ``U`` as ``mirror_h^m(U).rotate(-a, expand=True)`` has the answer ``(a, m)``.
+
+``negatives`` writes the documents and scans of built sets as their negatives (light ink on dark, as dark-mode
+screenshots and negative scans show pages; RGB PNG), with the same answers, as ``documents_negative`` and
+``scans_negative``.
 
 Angles: 25% exact multiples of 90; 45% a multiple of 90 plus N(0, 4 deg) clipped to +-15 deg; 30% uniform in
 [-180, 180). 15% mirrored. Rotations are bicubic, at the source resolution or higher.
@@ -338,11 +343,33 @@ def build(
     return {k: len(v) for k, v in truths.items()}
 
 
+def write_negatives(sets: Path, out: Path) -> dict[str, int]:
+    """Write the negative of every image of ``sets``' documents and scans, with the same truth; returns counts."""
+    from PIL import Image, ImageOps
+
+    counts = {}
+    for name in ("documents", "scans"):
+        folder, target = sets / name, out / f"{name}_negative"
+        target.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for line in (folder / "truth.jsonl").read_text().splitlines():
+            truth = json.loads(line)
+            with Image.open(folder / truth["path"]) as image:
+                inverted = ImageOps.invert(image.convert("RGB"))
+            file_name = Path(truth["path"]).stem + ".png"
+            inverted.save(target / file_name)
+            lines.append(json.dumps({**truth, "path": file_name}) + "\n")
+        (target / "truth.jsonl").write_text("".join(lines))
+        counts[target.name] = len(lines)
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(prog="python -m rotbgr_core.training.devset", description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=("build",))
+    ap.add_argument("command", choices=("build", "negatives"))
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--sets", type=Path, default=None, help="negatives: the built sets to invert")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--n", type=int, default=300, help="images per set")
@@ -351,6 +378,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="sources: the dev split (default) or the training split's calibration part")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    if args.command == "negatives":
+        if args.sets is None:
+            ap.error("negatives needs --sets")
+        LOG.info("done: %s", write_negatives(args.sets, args.out))
+        return 0
     counts = build(args.out, args.seed, args.cache, args.n, args.workers, args.split)
     LOG.info("done: %s", counts)
     return 0

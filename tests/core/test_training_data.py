@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -181,3 +182,25 @@ def test_bitonal_dev_scans_keep_light_grey_text() -> None:
     paper[:, :80] = False  # the bed and its edge may turn black, as on real 1-bit scans
     paper[70:530, 110:710] = False  # between strokes, a stroke's neighbours may too
     assert black[paper].mean() < 0.01  # clean paper, no speckle from the sensor noise
+
+
+def test_negative_sets_invert_the_pages_and_keep_their_answers(tmp_path: Path) -> None:
+    """``devset negatives``: what dark-mode screenshots and negative scans look like, with the same truth."""
+    from rotbgr_core.training.devset import write_negatives
+
+    for name in ("documents", "scans"):
+        folder = tmp_path / "sets" / name
+        folder.mkdir(parents=True)
+        page = Image.new("L", (32, 32), 240)
+        page.paste(10, (0, 0, 16, 16))  # ink: a whole JPEG block, so that it stays ink
+        suffix = ".jpg" if name == "scans" else ".png"
+        page.save(folder / f"{name}_0000{suffix}")
+        truth = {"path": f"{name}_0000{suffix}", "angle": 91.5, "mirrored": True, "source_id": "x.pdf#1"}
+        (folder / "truth.jsonl").write_text(json.dumps(truth) + "\n")
+    assert write_negatives(tmp_path / "sets", tmp_path / "out") == {"documents_negative": 1, "scans_negative": 1}
+    for name in ("documents", "scans"):
+        [line] = (tmp_path / "out" / f"{name}_negative" / "truth.jsonl").read_text().splitlines()
+        truth = json.loads(line)
+        assert truth == {"path": f"{name}_0000.png", "angle": 91.5, "mirrored": True, "source_id": "x.pdf#1"}
+        inverted = Image.open(tmp_path / "out" / f"{name}_negative" / truth["path"])
+        assert inverted.mode == "RGB" and inverted.getpixel((28, 28))[0] <= 30 and inverted.getpixel((4, 4))[0] >= 200
