@@ -20,8 +20,10 @@ NEGATIVE_BACKGROUND = 96
 #: background, where a dark photo's shadows vary.
 NEGATIVE_FLAT = 0.6
 FLAT_BAND = 24
-#: Ink: pixels brighter than the background by at least this; between these shares of the image.
-INK_STEP = 60
+#: Ink: pixels brighter than the background by at least this, at about 256 px (where small text is averaged with
+#: its background: grey text on a dark theme's grey, 130 levels apart, is about 30-50 above it); between these
+#: shares of the image.
+INK_STEP = 30
 INK_SHARE = (0.001, 0.4)
 _SIDE = 256
 _MARGIN = 0.15
@@ -50,8 +52,12 @@ def looks_negative(image: Image.Image) -> bool:
 
 
 def negative(image: Image.Image) -> Image.Image:
-    """The RGB negative of ``image``, still marked bitonal when it came from a 1-bit file."""
-    inverted = ImageOps.invert(image.convert("RGB"))
+    """The grey negative of ``image`` (in RGB), stretched to dark ink on white; still marked bitonal if it was.
+
+    Grey and stretched rather than the colours inverted: a dark theme's coloured or dim ink (Solarized's grey-blue,
+    a terminal's green) would otherwise come out as pale ink on a tinted page.
+    """
+    inverted = ImageOps.autocontrast(ImageOps.invert(image.convert("L")), cutoff=(0.1, 1)).convert("RGB")
     if image.info.get(BITONAL_KEY):
         inverted.info[BITONAL_KEY] = True
     return inverted
