@@ -3,8 +3,9 @@
 The networks learned pages as dark ink on light paper. Shown negative pages (100 calibration pages inverted), the
 shipped model called 62 of them photos and got 51 wrong, 9 of those at confidence >= 0.8. So an image that
 :func:`looks_negative` is read a second time as its :func:`negative`, and that reading is kept when it is a page
-(:class:`rotbgr_core.predictor.DocumentAwarePredictor`). The test is loose on purpose: about 6% of photos pass it
-(night scenes, dark studio backgrounds), and their negatives are read as photos, so they keep their first answer.
+and surer than the first (:class:`rotbgr_core.predictor.DocumentAwarePredictor`). The test is loose on purpose:
+about 6% of photos pass it (night scenes, dark studio backgrounds), and their negatives are mostly read as photos,
+so they keep their first answer.
 """
 
 from __future__ import annotations
