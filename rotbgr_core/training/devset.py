@@ -5,6 +5,7 @@ Usage::
     python -m rotbgr_core.training.devset build --out /work/cache/devsets --seed 0 [--cache DIR] [--n 300]
     python -m rotbgr_core.training.devset build --split calibration --out /work/cache/calibsets --seed 0
     python -m rotbgr_core.training.devset negatives --sets /work/cache/devsets --out /work/cache/devsets-negative
+    python -m rotbgr_core.training.devset shaded --sets /work/cache/devsets --out /work/cache/devsets-shaded
 
 ``--split calibration`` makes the same three sets from the calibration part of the training split instead
 (``synth.is_calibration``: never fitted on): the place to choose between variants, so that the dev sets only
@@ -16,7 +17,9 @@ from the upright ``U`` as ``mirror_h^m(U).rotate(-a, expand=True)`` has the answ
 
 ``negatives`` writes the documents and scans of built sets as their negatives (light ink on dark, as dark-mode
 screenshots and negative scans show pages; RGB PNG), with the same answers, as ``documents_negative`` and
-``scans_negative``.
+``scans_negative``. ``shaded`` writes the documents lit by a ramp from one corner to the opposite one (as phone
+photos of pages and scans near a book's spine are), with the dark corner at 35% and at 65% of full brightness, as
+``documents_shaded35`` and ``documents_shaded65``.
 
 Angles: 25% exact multiples of 90; 45% a multiple of 90 plus N(0, 4 deg) clipped to +-15 deg; 30% uniform in
 [-180, 180). 15% mirrored. Rotations are bicubic, at the source resolution or higher.
@@ -364,12 +367,41 @@ def write_negatives(sets: Path, out: Path) -> dict[str, int]:
     return counts
 
 
+def light_ramp(image: Image.Image, darkest: float) -> Image.Image:
+    """``image`` (RGB) lit from its top-left corner (``darkest`` of full brightness) to its bottom-right one."""
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    height, width = pixels.shape[:2]
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    light = darkest + (1.0 - darkest) * np.clip(0.6 * columns / width + 0.6 * rows / height, 0.0, 1.0)
+    return Image.fromarray((pixels * light[..., None]).round().astype(np.uint8))
+
+
+def write_shaded(sets: Path, out: Path, darkest: tuple[float, ...] = (0.35, 0.65)) -> dict[str, int]:
+    """Write ``sets``' documents under a light ramp (see :func:`light_ramp`), one set per darkest level."""
+    counts = {}
+    folder = sets / "documents"
+    truths = [json.loads(line) for line in (folder / "truth.jsonl").read_text().splitlines()]
+    for level in darkest:
+        target = out / f"documents_shaded{round(level * 100)}"
+        target.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for truth in truths:
+            with Image.open(folder / truth["path"]) as image:
+                shaded = light_ramp(image, level)
+            file_name = Path(truth["path"]).stem + ".png"
+            shaded.save(target / file_name)
+            lines.append(json.dumps({**truth, "path": file_name}) + "\n")
+        (target / "truth.jsonl").write_text("".join(lines))
+        counts[target.name] = len(lines)
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(prog="python -m rotbgr_core.training.devset", description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=("build", "negatives"))
+    ap.add_argument("command", choices=("build", "negatives", "shaded"))
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--sets", type=Path, default=None, help="negatives: the built sets to invert")
+    ap.add_argument("--sets", type=Path, default=None, help="negatives, shaded: the built sets to start from")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--n", type=int, default=300, help="images per set")
@@ -378,10 +410,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="sources: the dev split (default) or the training split's calibration part")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    if args.command == "negatives":
+    if args.command in ("negatives", "shaded"):
         if args.sets is None:
-            ap.error("negatives needs --sets")
-        LOG.info("done: %s", write_negatives(args.sets, args.out))
+            ap.error(f"{args.command} needs --sets")
+        write = write_negatives if args.command == "negatives" else write_shaded
+        LOG.info("done: %s", write(args.sets, args.out))
         return 0
     counts = build(args.out, args.seed, args.cache, args.n, args.workers, args.split)
     LOG.info("done: %s", counts)

@@ -204,3 +204,19 @@ def test_negative_sets_invert_the_pages_and_keep_their_answers(tmp_path: Path) -
         assert truth == {"path": f"{name}_0000.png", "angle": 91.5, "mirrored": True, "source_id": "x.pdf#1"}
         inverted = Image.open(tmp_path / "out" / f"{name}_negative" / truth["path"])
         assert inverted.mode == "RGB" and inverted.getpixel((28, 28))[0] <= 30 and inverted.getpixel((4, 4))[0] >= 200
+
+
+def test_shaded_sets_darken_one_corner_and_keep_the_answers(tmp_path: Path) -> None:
+    """``devset shaded``: the documents under a light ramp, the dark corner at each level asked for."""
+    from rotbgr_core.training.devset import write_shaded
+
+    folder = tmp_path / "sets" / "documents"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (40, 40), (250, 250, 250)).save(folder / "documents_0000.png")
+    truth = {"path": "documents_0000.png", "angle": -3.0, "mirrored": False, "source_id": "x.pdf#2"}
+    (folder / "truth.jsonl").write_text(json.dumps(truth) + "\n")
+    assert write_shaded(tmp_path / "sets", tmp_path / "out", (0.35,)) == {"documents_shaded35": 1}
+    target = tmp_path / "out" / "documents_shaded35"
+    assert json.loads((target / "truth.jsonl").read_text()) == truth
+    shaded = Image.open(target / "documents_0000.png")
+    assert shaded.getpixel((0, 0)) == (88, 88, 88) and shaded.getpixel((39, 39)) == (250, 250, 250)

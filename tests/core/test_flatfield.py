@@ -1,0 +1,39 @@
+"""Pages under uneven light: which images are read flattened too, and what flattening does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from rotbgr_core.flatfield import flattened, looks_unevenly_lit
+from rotbgr_core.imageio import BITONAL_KEY
+from rotbgr_core.training.devset import light_ramp
+
+UPRIGHT = Path(__file__).resolve().parents[1] / "resources" / "upright"
+
+
+def test_a_page_under_a_light_ramp_is_found_and_flattened_back_to_even_paper() -> None:
+    """(A page as dense as ``text_page.png`` is not found: too little of it is bare paper at a quarter size.)"""
+    page = Image.open(UPRIGHT / "greek_page.png").convert("RGB")
+    assert not looks_unevenly_lit(page)
+    shaded = light_ramp(page, 0.35)
+    assert looks_unevenly_lit(shaded)
+    even = np.asarray(flattened(shaded).convert("L"), dtype=np.float32)
+    corners = [even[20:60, 20:60], even[-60:-20, -60:-20]]  # paper in the dark and in the bright corner
+    assert all(abs(float(np.median(corner)) - 250.0) < 12.0 for corner in corners)
+
+
+def test_photos_and_flat_images_are_not_read_flattened() -> None:
+    for name in ("chelsea.jpg", "astronaut.jpg"):
+        assert not looks_unevenly_lit(Image.open(UPRIGHT / name).convert("RGB"))
+    assert not looks_unevenly_lit(Image.new("RGB", (300, 200), (0, 0, 0)))
+    assert not looks_unevenly_lit(Image.new("RGB", (1, 1), (255, 255, 255)))
+
+
+def test_the_flattened_image_is_rgb_and_stays_bitonal() -> None:
+    image = Image.new("RGB", (64, 48), (200, 200, 200))
+    image.info[BITONAL_KEY] = True
+    out = flattened(image)
+    assert out.mode == "RGB" and out.size == (64, 48) and out.info.get(BITONAL_KEY)
