@@ -40,7 +40,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, ImageOps
 
 from rotbgr_core.geometry import make_rotated
 from rotbgr_core.training.sources import DEFAULT_CACHE, group_of, read_index
@@ -346,25 +346,26 @@ def build(
     return {k: len(v) for k, v in truths.items()}
 
 
+def _write_variant(folder: Path, target: Path, transform: Callable[[Image.Image], Image.Image]) -> int:
+    """Write ``transform`` of every image of the set in ``folder`` to ``target`` as PNG, with the same truth."""
+    target.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for line in (folder / "truth.jsonl").read_text().splitlines():
+        truth = json.loads(line)
+        with Image.open(folder / truth["path"]) as image:
+            changed = transform(image)
+        file_name = Path(truth["path"]).stem + ".png"
+        changed.save(target / file_name)
+        lines.append(json.dumps({**truth, "path": file_name}) + "\n")
+    (target / "truth.jsonl").write_text("".join(lines))
+    return len(lines)
+
+
 def write_negatives(sets: Path, out: Path) -> dict[str, int]:
     """Write the negative of every image of ``sets``' documents and scans, with the same truth; returns counts."""
-    from PIL import Image, ImageOps
-
-    counts = {}
-    for name in ("documents", "scans"):
-        folder, target = sets / name, out / f"{name}_negative"
-        target.mkdir(parents=True, exist_ok=True)
-        lines = []
-        for line in (folder / "truth.jsonl").read_text().splitlines():
-            truth = json.loads(line)
-            with Image.open(folder / truth["path"]) as image:
-                inverted = ImageOps.invert(image.convert("RGB"))
-            file_name = Path(truth["path"]).stem + ".png"
-            inverted.save(target / file_name)
-            lines.append(json.dumps({**truth, "path": file_name}) + "\n")
-        (target / "truth.jsonl").write_text("".join(lines))
-        counts[target.name] = len(lines)
-    return counts
+    return {f"{name}_negative": _write_variant(sets / name, out / f"{name}_negative",
+                                               lambda image: ImageOps.invert(image.convert("RGB")))
+            for name in ("documents", "scans")}
 
 
 def light_ramp(image: Image.Image, darkest: float) -> Image.Image:
@@ -379,20 +380,10 @@ def light_ramp(image: Image.Image, darkest: float) -> Image.Image:
 def write_shaded(sets: Path, out: Path, darkest: tuple[float, ...] = (0.35, 0.65)) -> dict[str, int]:
     """Write ``sets``' documents under a light ramp (see :func:`light_ramp`), one set per darkest level."""
     counts = {}
-    folder = sets / "documents"
-    truths = [json.loads(line) for line in (folder / "truth.jsonl").read_text().splitlines()]
     for level in darkest:
-        target = out / f"documents_shaded{round(level * 100)}"
-        target.mkdir(parents=True, exist_ok=True)
-        lines = []
-        for truth in truths:
-            with Image.open(folder / truth["path"]) as image:
-                shaded = light_ramp(image, level)
-            file_name = Path(truth["path"]).stem + ".png"
-            shaded.save(target / file_name)
-            lines.append(json.dumps({**truth, "path": file_name}) + "\n")
-        (target / "truth.jsonl").write_text("".join(lines))
-        counts[target.name] = len(lines)
+        name = f"documents_shaded{round(level * 100)}"
+        counts[name] = _write_variant(sets / "documents", out / name,
+                                      lambda image, level=level: light_ramp(image, level))
     return counts
 
 
