@@ -18,8 +18,9 @@ from the upright ``U`` as ``mirror_h^m(U).rotate(-a, expand=True)`` has the answ
 ``negatives`` writes the documents and scans of built sets as their negatives (light ink on dark, as dark-mode
 screenshots and negative scans show pages; RGB PNG), with the same answers, as ``documents_negative`` and
 ``scans_negative``. ``shaded`` writes the documents lit by a ramp from one corner to the opposite one (as phone
-photos of pages and scans near a book's spine are), with the dark corner at 35% and at 65% of full brightness, as
-``documents_shaded35`` and ``documents_shaded65``.
+photos of pages are), with the dark corner at 35% and at 65% of full brightness, as ``documents_shaded35`` and
+``documents_shaded65``, and in a shadow along one side (as a book's spine casts: 30% brightness at the side,
+fading over about 12% of the image) as ``documents_edge30``.
 
 Angles: 25% exact multiples of 90; 45% a multiple of 90 plus N(0, 4 deg) clipped to +-15 deg; 30% uniform in
 [-180, 180). 15% mirrored. Rotations are bicubic, at the source resolution or higher.
@@ -346,14 +347,14 @@ def build(
     return {k: len(v) for k, v in truths.items()}
 
 
-def _write_variant(folder: Path, target: Path, transform: Callable[[Image.Image], Image.Image]) -> int:
-    """Write ``transform`` of every image of the set in ``folder`` to ``target`` as PNG, with the same truth."""
+def _write_variant(folder: Path, target: Path, transform: Callable[[Image.Image, int], Image.Image]) -> int:
+    """Write ``transform(image, index)`` of every image of the set in ``folder`` to ``target`` as PNG, same truth."""
     target.mkdir(parents=True, exist_ok=True)
     lines = []
-    for line in (folder / "truth.jsonl").read_text().splitlines():
+    for index, line in enumerate((folder / "truth.jsonl").read_text().splitlines()):
         truth = json.loads(line)
         with Image.open(folder / truth["path"]) as image:
-            changed = transform(image)
+            changed = transform(image, index)
         file_name = Path(truth["path"]).stem + ".png"
         changed.save(target / file_name)
         lines.append(json.dumps({**truth, "path": file_name}) + "\n")
@@ -364,7 +365,7 @@ def _write_variant(folder: Path, target: Path, transform: Callable[[Image.Image]
 def write_negatives(sets: Path, out: Path) -> dict[str, int]:
     """Write the negative of every image of ``sets``' documents and scans, with the same truth; returns counts."""
     return {f"{name}_negative": _write_variant(sets / name, out / f"{name}_negative",
-                                               lambda image: ImageOps.invert(image.convert("RGB")))
+                                               lambda image, _: ImageOps.invert(image.convert("RGB")))
             for name in ("documents", "scans")}
 
 
@@ -377,13 +378,36 @@ def light_ramp(image: Image.Image, darkest: float) -> Image.Image:
     return Image.fromarray((pixels * light[..., None]).round().astype(np.uint8))
 
 
-def write_shaded(sets: Path, out: Path, darkest: tuple[float, ...] = (0.35, 0.65)) -> dict[str, int]:
-    """Write ``sets``' documents under a light ramp (see :func:`light_ramp`), one set per darkest level."""
+def edge_shadow(image: Image.Image, darkest: float, reach: float, side: int) -> Image.Image:
+    """``image`` (RGB) in a shadow along one side, as a book's spine casts.
+
+    The light is ``darkest`` of full brightness at that side, and the shadow fades by a factor e every ``reach`` of
+    the image's extent away from it. ``side``: 0 left, 1 right, 2 top, 3 bottom.
+    """
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    height, width = pixels.shape[:2]
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    distance = (columns / width, (width - 1 - columns) / width, rows / height, (height - 1 - rows) / height)[side % 4]
+    light = 1.0 - (1.0 - darkest) * np.exp(-distance / reach)
+    return Image.fromarray((pixels * light[..., None]).round().astype(np.uint8))
+
+
+def write_shaded(sets: Path, out: Path, darkest: tuple[float, ...] = (0.35, 0.65),
+                 edge: tuple[float, float] | None = (0.3, 0.12)) -> dict[str, int]:
+    """Write ``sets``' documents under a light ramp and in a shadow along one side; returns counts.
+
+    One set per darkest level of the ramp (:func:`light_ramp`), and ``documents_edge{darkest}`` for the shadow
+    (:func:`edge_shadow` with ``edge`` = (darkest, reach); the side turns from image to image).
+    """
     counts = {}
     for level in darkest:
         name = f"documents_shaded{round(level * 100)}"
         counts[name] = _write_variant(sets / "documents", out / name,
-                                      lambda image, level=level: light_ramp(image, level))
+                                      lambda image, _, level=level: light_ramp(image, level))
+    if edge is not None:
+        name = f"documents_edge{round(edge[0] * 100)}"
+        counts[name] = _write_variant(sets / "documents", out / name,
+                                      lambda image, index: edge_shadow(image, edge[0], edge[1], index))
     return counts
 
 

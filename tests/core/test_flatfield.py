@@ -9,7 +9,7 @@ from PIL import Image
 
 from rotbgr_core.flatfield import flattened, looks_unevenly_lit
 from rotbgr_core.imageio import BITONAL_KEY
-from rotbgr_core.training.devset import light_ramp
+from rotbgr_core.training.devset import edge_shadow, light_ramp
 
 UPRIGHT = Path(__file__).resolve().parents[1] / "resources" / "upright"
 
@@ -23,6 +23,28 @@ def test_a_page_under_a_light_ramp_is_found_and_flattened_back_to_even_paper() -
     even = np.asarray(flattened(shaded).convert("L"), dtype=np.float32)
     corners = [even[20:60, 20:60], even[-60:-20, -60:-20]]  # paper in the dark and in the bright corner
     assert all(abs(float(np.median(corner)) - 250.0) < 12.0 for corner in corners)
+
+
+def test_a_shadow_along_one_side_is_found_on_every_side_and_flattened() -> None:
+    """A spine's shadow lies mostly outside the page's middle: the whole image is looked at too.
+
+    Flattening halves the shadow's depth at the very edge, not more: there the dilated background takes its light
+    from paper 20-30 px further in. The pages are read right all the same (see ``test_model.py``).
+    """
+    page = Image.open(UPRIGHT / "greek_page.png").convert("RGB")
+    for side in range(4):
+        assert looks_unevenly_lit(edge_shadow(page, 0.3, 0.12, side)), side
+    shadowed = edge_shadow(page, 0.3, 0.12, 0)
+
+    def paper_at(image: Image.Image) -> list[float]:
+        grey = np.asarray(image.convert("L"), dtype=np.float32)
+        rows = slice(grey.shape[0] // 3, 2 * grey.shape[0] // 3)
+        return [float(np.median(grey[rows, columns])) for columns in (slice(4, 24), slice(60, 120), slice(-24, -4))]
+
+    edge, near, far = paper_at(shadowed)
+    assert edge < 110 and near < 200 and far == 255
+    edge, near, far = paper_at(flattened(shadowed))
+    assert edge > 170 and near > 225 and far == 255
 
 
 def test_photos_and_flat_images_are_not_read_flattened() -> None:

@@ -21,7 +21,7 @@ from rotbgr_core.predictor import (
     load_predictor,
     set_classical_threads,
 )
-from rotbgr_core.training.devset import light_ramp
+from rotbgr_core.training.devset import edge_shadow, light_ramp
 from tests.core.helpers import blank_scan
 
 UPRIGHT = Path(__file__).resolve().parents[1] / "resources" / "upright"
@@ -191,6 +191,20 @@ def test_pages_under_uneven_light_are_read_flattened(predictor: DocumentAwarePre
              (90.0, True), (180.0, True)]
     estimates = predictor.predict_images([light_ramp(make_rotated(upright, angle, mirrored, fill=(255, 255, 255)),
                                                         0.35) for angle, mirrored in poses])
+    for (angle, mirrored), estimate in zip(poses, estimates, strict=True):
+        assert angle_difference(estimate.angle, angle) < 0.5 and estimate.mirrored == mirrored, (angle, estimate)
+        assert estimate.kind == "document" and estimate.confidence >= 0.8
+
+
+def test_a_page_in_a_shadow_along_one_side_is_read_flattened(predictor: DocumentAwarePredictor) -> None:
+    """A book's spine shadow (30% at one side, fading over 12%), on each side in turn: before (2026-12-07) the
+    upright pose was read at 0.28, the shadow lying outside the middle that the uneven-light test looked at."""
+    upright = Image.open(UPRIGHT / "armenian_page.png").convert("RGB")
+    poses = [(0.0, False), (90.0, False), (180.0, False), (-90.0, False), (2.2, False), (-178.0, False),
+             (90.0, True), (180.0, True)]
+    estimates = predictor.predict_images([
+        edge_shadow(make_rotated(upright, angle, mirrored, fill=(255, 255, 255)), 0.3, 0.12, side)
+        for side, (angle, mirrored) in enumerate(poses)])
     for (angle, mirrored), estimate in zip(poses, estimates, strict=True):
         assert angle_difference(estimate.angle, angle) < 0.5 and estimate.mirrored == mirrored, (angle, estimate)
         assert estimate.kind == "document" and estimate.confidence >= 0.8

@@ -207,7 +207,8 @@ def test_negative_sets_invert_the_pages_and_keep_their_answers(tmp_path: Path) -
 
 
 def test_shaded_sets_darken_one_corner_and_keep_the_answers(tmp_path: Path) -> None:
-    """``devset shaded``: the documents under a light ramp, the dark corner at each level asked for."""
+    """``devset shaded``: the documents under a light ramp, the dark corner at each level asked for, and in a
+    shadow along one side."""
     from rotbgr_core.training.devset import write_shaded
 
     folder = tmp_path / "sets" / "documents"
@@ -215,8 +216,13 @@ def test_shaded_sets_darken_one_corner_and_keep_the_answers(tmp_path: Path) -> N
     Image.new("RGB", (40, 40), (250, 250, 250)).save(folder / "documents_0000.png")
     truth = {"path": "documents_0000.png", "angle": -3.0, "mirrored": False, "source_id": "x.pdf#2"}
     (folder / "truth.jsonl").write_text(json.dumps(truth) + "\n")
-    assert write_shaded(tmp_path / "sets", tmp_path / "out", (0.35,)) == {"documents_shaded35": 1}
+    counts = write_shaded(tmp_path / "sets", tmp_path / "out", (0.35,), edge=(0.3, 0.12))
+    assert counts == {"documents_shaded35": 1, "documents_edge30": 1}
     target = tmp_path / "out" / "documents_shaded35"
     assert json.loads((target / "truth.jsonl").read_text()) == truth
     shaded = Image.open(target / "documents_0000.png")
     assert shaded.getpixel((0, 0)) == (88, 88, 88) and shaded.getpixel((39, 39)) == (250, 250, 250)
+    edge = Image.open(tmp_path / "out" / "documents_edge30" / "documents_0000.png")
+    # The first image's shadow lies along its left side: 30% there, full light at the right.
+    assert edge.getpixel((0, 5)) == edge.getpixel((0, 35)) == (75, 75, 75)
+    assert edge.getpixel((39, 20)) == (250, 250, 250)
