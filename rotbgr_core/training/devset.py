@@ -6,6 +6,7 @@ Usage::
     python -m rotbgr_core.training.devset build --split calibration --out /work/cache/calibsets --seed 0
     python -m rotbgr_core.training.devset negatives --sets /work/cache/devsets --out /work/cache/devsets-negative
     python -m rotbgr_core.training.devset shaded --sets /work/cache/devsets --out /work/cache/devsets-shaded
+    python -m rotbgr_core.training.devset stress --sets /work/cache/devsets --out /work/cache/devsets-stress
 
 ``--split calibration`` makes the same three sets from the calibration part of the training split instead
 (``synth.is_calibration``: never fitted on): the place to choose between variants, so that the dev sets only
@@ -20,7 +21,10 @@ screenshots and negative scans show pages; RGB PNG), with the same answers, as `
 ``scans_negative``. ``shaded`` writes the documents lit by a ramp from one corner to the opposite one (as phone
 photos of pages are), with the dark corner at 35% and at 65% of full brightness, as ``documents_shaded35`` and
 ``documents_shaded65``, and in a shadow along one side (as a book's spine casts: 30% brightness at the side,
-fading over about 12% of the image) as ``documents_edge30``.
+fading over about 12% of the image) as ``documents_edge30``. ``stress`` writes the documents and scans shrunk to
+320 px (``*_small320``), photographed at a slant (``*_keystone25``: the top edge 25% shorter), bent as near a
+book's spine (``*_curve3``: rows bowed by 3% of the height), and the documents under a lens vignette
+(``documents_vignette55``).
 
 Angles: 25% exact multiples of 90; 45% a multiple of 90 plus N(0, 4 deg) clipped to +-15 deg; 30% uniform in
 [-180, 180). 15% mirrored. Rotations are bicubic, at the source resolution or higher.
@@ -411,12 +415,78 @@ def write_shaded(sets: Path, out: Path, darkest: tuple[float, ...] = (0.35, 0.65
     return counts
 
 
+def shrunk(image: Image.Image, side: int) -> Image.Image:
+    """``image`` (RGB) shrunk to ``side`` pixels on its long side (a thumbnail, a web image)."""
+    small = image.convert("RGB")
+    small.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return small
+
+
+def keystone(image: Image.Image, squeeze: float) -> Image.Image:
+    """``image`` (RGB) seen at a slant, as a phone photographs a page: its top edge ``squeeze`` of its width shorter.
+
+    The corners the slant uncovers take the median colour of the top and bottom rows (the page's surroundings).
+    """
+    pixels = np.asarray(image.convert("RGB"))
+    height, width = pixels.shape[:2]
+    inset = squeeze * width / 2.0
+    corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    slanted = np.float32([[inset, 0], [width - inset, 0], [width, height], [0, height]])
+    surround = np.median(np.concatenate([pixels[0], pixels[-1]]), axis=0)
+    warped = cv2.warpPerspective(pixels, cv2.getPerspectiveTransform(corners, slanted), (width, height),
+                                 flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT,
+                                 borderValue=tuple(int(value) for value in surround))
+    return Image.fromarray(warped)
+
+
+def curved(image: Image.Image, amplitude: float) -> Image.Image:
+    """``image`` (RGB) bent as a page near a book's spine: rows bow by up to ``amplitude`` of the height."""
+    pixels = np.asarray(image.convert("RGB"))
+    height, width = pixels.shape[:2]
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    bowed = rows + amplitude * height * np.sin(np.pi * columns / width)
+    return Image.fromarray(cv2.remap(pixels, columns, bowed.astype(np.float32), cv2.INTER_CUBIC,
+                                     borderMode=cv2.BORDER_REPLICATE))
+
+
+def vignette(image: Image.Image, strength: float) -> Image.Image:
+    """``image`` (RGB) darker towards its corners, as a lens shows.
+
+    The light is ``1 - strength * r^2`` (r = 1 at the middle of each side), never under 30% brightness.
+    """
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    height, width = pixels.shape[:2]
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    radius2 = ((columns - width / 2) / (width / 2)) ** 2 + ((rows - height / 2) / (height / 2)) ** 2
+    light = np.clip(1.0 - strength * radius2, 0.3, 1.0)
+    return Image.fromarray((pixels * light[..., None]).round().astype(np.uint8))
+
+
+#: The stress sets ``devset stress`` writes: name -> (the sets it starts from, the change).
+STRESS: dict[str, tuple[tuple[str, ...], Callable[[Image.Image], Image.Image]]] = {
+    "small320": (("documents", "scans"), lambda image: shrunk(image, 320)),
+    "keystone25": (("documents", "scans"), lambda image: keystone(image, 0.25)),
+    "curve3": (("documents", "scans"), lambda image: curved(image, 0.03)),
+    "vignette55": (("documents",), lambda image: vignette(image, 0.55)),
+}
+
+
+def write_stress(sets: Path, out: Path) -> dict[str, int]:
+    """Write the :data:`STRESS` variants of ``sets``' documents and scans, with the same answers; returns counts."""
+    counts = {}
+    for stress, (names, change) in STRESS.items():
+        for name in names:
+            counts[f"{name}_{stress}"] = _write_variant(sets / name, out / f"{name}_{stress}",
+                                                        lambda image, _, change=change: change(image))
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(prog="python -m rotbgr_core.training.devset", description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=("build", "negatives", "shaded"))
+    ap.add_argument("command", choices=("build", "negatives", "shaded", "stress"))
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--sets", type=Path, default=None, help="negatives, shaded: the built sets to start from")
+    ap.add_argument("--sets", type=Path, default=None, help="negatives, shaded, stress: the built sets to start from")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--n", type=int, default=300, help="images per set")
@@ -425,10 +495,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="sources: the dev split (default) or the training split's calibration part")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    if args.command in ("negatives", "shaded"):
+    if args.command in ("negatives", "shaded", "stress"):
         if args.sets is None:
             ap.error(f"{args.command} needs --sets")
-        write = write_negatives if args.command == "negatives" else write_shaded
+        write = {"negatives": write_negatives, "shaded": write_shaded, "stress": write_stress}[args.command]
         LOG.info("done: %s", write(args.sets, args.out))
         return 0
     counts = build(args.out, args.seed, args.cache, args.n, args.workers, args.split)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from rotbgr_core.learned import Calibration, RawResult, decide
 from rotbgr_core.training import sources
@@ -226,3 +226,36 @@ def test_shaded_sets_darken_one_corner_and_keep_the_answers(tmp_path: Path) -> N
     # The first image's shadow lies along its left side: 30% there, full light at the right.
     assert edge.getpixel((0, 5)) == edge.getpixel((0, 35)) == (75, 75, 75)
     assert edge.getpixel((39, 20)) == (250, 250, 250)
+
+
+def test_stress_sets_keep_the_answers_and_change_what_they_say(tmp_path: Path) -> None:
+    """``devset stress``: shrunk, slanted, bent and vignetted copies of the documents (and scans), same truth."""
+    from rotbgr_core.training.devset import write_stress
+
+    truths = {}
+    for name in ("documents", "scans"):
+        folder = tmp_path / "sets" / name
+        folder.mkdir(parents=True)
+        page = Image.new("RGB", (400, 300), (250, 250, 250))
+        ImageDraw.Draw(page).rectangle((0, 140, 399, 159), fill=(0, 0, 0))  # one thick line across the middle
+        page.save(folder / f"{name}_0000.png")
+        truths[name] = {"path": f"{name}_0000.png", "angle": 91.5, "mirrored": True, "source_id": "x.pdf#1"}
+        (folder / "truth.jsonl").write_text(json.dumps(truths[name]) + "\n")
+    counts = write_stress(tmp_path / "sets", tmp_path / "out")
+    assert counts == {"documents_small320": 1, "scans_small320": 1, "documents_keystone25": 1,
+                      "scans_keystone25": 1, "documents_curve3": 1, "scans_curve3": 1, "documents_vignette55": 1}
+    for written in counts:
+        name = written.split("_")[0]
+        assert json.loads((tmp_path / "out" / written / "truth.jsonl").read_text()) == truths[name]
+
+    def grey(written: str) -> np.ndarray:
+        return np.asarray(Image.open(tmp_path / "out" / written / "documents_0000.png").convert("L"))
+
+    assert grey("documents_small320").shape == (240, 320)
+    slanted = grey("documents_keystone25")
+    # The top corners are uncovered, and the line (nearer the squeezed top now) is shorter.
+    assert slanted[0, 0] == slanted[0, -1] == 250 and slanted[128, 200] < 60 and slanted[128, 8] == 250
+    bent = grey("documents_curve3")
+    assert bent[150, 0] < 60 and bent[133, 200] < 60 and bent[155, 200] > 200  # the line bows up 9 px in the middle
+    lit = grey("documents_vignette55")
+    assert lit[150, 200] < 60 and lit[5, 5] == 75 and 225 < lit[100, 200] < 245  # 30% in the corner at most
