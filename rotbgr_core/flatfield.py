@@ -35,6 +35,10 @@ PAPER_LEVEL = 0.92
 #: calibration pages under a ramp, a vignette and two edge shadows (88-99% pass), and the calibration photos and
 #: scans (3% and none pass).
 SMOOTH_FIT = 0.85
+#: A dense page shows less paper: half of the region is enough where the surface explains almost all of the
+#: background (a lens vignette: 15 more of 300 vignetted calibration pages pass, and no photo or scan more).
+DENSE_PAPER_SHARE = 0.5
+DENSE_SMOOTH_FIT = 0.97
 #: The surface's degree in x and y together.
 _SURFACE_DEGREE = 3
 
@@ -67,8 +71,11 @@ def _uneven_region(small: NDArray[np.float32], background: NDArray[np.float32], 
     low, high = np.percentile(background[region][::4, ::4], [5, 95])  # smooth: a sixteenth of it will do
     if high < 1.0 or low / high >= UNEVEN_RATIO:
         return False
-    paper = small[region] / np.maximum(background[region], 8.0) >= PAPER_LEVEL
-    return float(np.mean(paper)) >= PAPER_SHARE and _smooth_share(background[region][::4, ::4]) >= SMOOTH_FIT
+    paper = float(np.mean(small[region] / np.maximum(background[region], 8.0) >= PAPER_LEVEL))
+    if paper < DENSE_PAPER_SHARE:
+        return False
+    fit = _smooth_share(background[region][::4, ::4])
+    return fit >= (SMOOTH_FIT if paper >= PAPER_SHARE else DENSE_SMOOTH_FIT)
 
 
 def _smooth_share(background: NDArray[np.float32]) -> float:
