@@ -23,8 +23,8 @@ photos of pages are), with the dark corner at 35% and at 65% of full brightness,
 ``documents_shaded65``, and in a shadow along one side (as a book's spine casts: 30% brightness at the side,
 fading over about 12% of the image) as ``documents_edge30``. ``stress`` writes the documents and scans shrunk to
 320 px (``*_small320``), photographed at a slant (``*_keystone25``: the top edge 25% shorter), bent as near a
-book's spine (``*_curve3``: rows bowed by 3% of the height), and the documents under a lens vignette
-(``documents_vignette55``).
+book's spine (``*_curve3``: rows bowed by 3% of the height), smeared by a shaking hand (``*_motion11``: 11 px
+across), and the documents under a lens vignette (``documents_vignette55``).
 
 Angles: 25% exact multiples of 90; 45% a multiple of 90 plus N(0, 4 deg) clipped to +-15 deg; 30% uniform in
 [-180, 180). 15% mirrored. Rotations are bicubic, at the source resolution or higher.
@@ -462,12 +462,20 @@ def vignette(image: Image.Image, strength: float) -> Image.Image:
     return Image.fromarray((pixels * light[..., None]).round().astype(np.uint8))
 
 
+def motion_blurred(image: Image.Image, length: int) -> Image.Image:
+    """``image`` (RGB) smeared across ``length`` pixels horizontally, as a shaking hand blurs a photo."""
+    kernel = np.zeros((length, length), dtype=np.float32)
+    kernel[length // 2, :] = 1.0 / length
+    return Image.fromarray(cv2.filter2D(np.asarray(image.convert("RGB")), -1, kernel))
+
+
 #: The stress sets ``devset stress`` writes: name -> (the sets it starts from, the change).
 STRESS: dict[str, tuple[tuple[str, ...], Callable[[Image.Image], Image.Image]]] = {
     "small320": (("documents", "scans"), lambda image: shrunk(image, 320)),
     "keystone25": (("documents", "scans"), lambda image: keystone(image, 0.25)),
     "curve3": (("documents", "scans"), lambda image: curved(image, 0.03)),
     "vignette55": (("documents",), lambda image: vignette(image, 0.55)),
+    "motion11": (("documents", "scans"), lambda image: motion_blurred(image, 11)),
 }
 
 

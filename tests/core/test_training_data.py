@@ -230,7 +230,7 @@ def test_shaded_sets_darken_one_corner_and_keep_the_answers(tmp_path: Path) -> N
 
 def test_stress_sets_keep_the_answers_and_change_what_they_say(tmp_path: Path) -> None:
     """``devset stress``: shrunk, slanted, bent and vignetted copies of the documents (and scans), same truth."""
-    from rotbgr_core.training.devset import write_stress
+    from rotbgr_core.training.devset import motion_blurred, write_stress
 
     truths = {}
     for name in ("documents", "scans"):
@@ -243,7 +243,8 @@ def test_stress_sets_keep_the_answers_and_change_what_they_say(tmp_path: Path) -
         (folder / "truth.jsonl").write_text(json.dumps(truths[name]) + "\n")
     counts = write_stress(tmp_path / "sets", tmp_path / "out")
     assert counts == {"documents_small320": 1, "scans_small320": 1, "documents_keystone25": 1,
-                      "scans_keystone25": 1, "documents_curve3": 1, "scans_curve3": 1, "documents_vignette55": 1}
+                      "scans_keystone25": 1, "documents_curve3": 1, "scans_curve3": 1, "documents_vignette55": 1,
+                      "documents_motion11": 1, "scans_motion11": 1}
     for written in counts:
         name = written.split("_")[0]
         assert json.loads((tmp_path / "out" / written / "truth.jsonl").read_text()) == truths[name]
@@ -259,3 +260,9 @@ def test_stress_sets_keep_the_answers_and_change_what_they_say(tmp_path: Path) -
     assert bent[150, 0] < 60 and bent[133, 200] < 60 and bent[155, 200] > 200  # the line bows up 9 px in the middle
     lit = grey("documents_vignette55")
     assert lit[150, 200] < 60 and lit[5, 5] == 75 and 225 < lit[100, 200] < 245  # 30% in the corner at most
+    smeared = grey("documents_motion11")
+    assert smeared[150, 200] < 60 and smeared[130, 200] == 250  # a line across keeps its sharp top edge
+    stem = Image.new("RGB", (40, 40), (255, 255, 255))
+    ImageDraw.Draw(stem).line((20, 0, 20, 39), fill=(0, 0, 0))
+    row = np.asarray(motion_blurred(stem, 11).convert("L"))[20]
+    assert row[20] > 200 and row[15] < 255 and row[25] < 255 and row[14] == row[26] == 255  # a stem smeared across
