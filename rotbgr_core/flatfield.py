@@ -32,7 +32,7 @@ PAPER_SHARE = 0.6
 PAPER_LEVEL = 0.92
 #: ... and a smooth (cubic) surface explains this share of the background's variance: light falls off smoothly
 #: (a ramp, a vignette, an edge's shadow), where a scanner bed's edge or a photo's scene is a step. Chosen on the
-#: calibration pages under a ramp, a vignette and two edge shadows (88-99% pass), and the calibration photos and
+#: calibration pages under a ramp, a vignette and two edge shadows (96-99% pass), and the calibration photos and
 #: scans (3% and none pass).
 SMOOTH_FIT = 0.85
 #: A dense page shows less paper: half of the region is enough where the surface explains almost all of the
