@@ -154,12 +154,12 @@ class DocumentAwarePredictor:
         first: a page printed dark on light is read surely as it is, and a dark photo whose negative looks like a
         page keeps its own reading unless that is the less sure (train-split photos and illustrations, 3,296 posed:
         16 made wrong when any page reading won, 8 so).
-        An image whose paper may be lit unevenly (:func:`rotbgr_core.flatfield.looks_unevenly_lit`) is read again
+        An image whose paper may be lit unevenly or dimly (:func:`rotbgr_core.flatfield.looks_badly_lit`) is read again
         the same way, divided by its background.
         """
         if not self.second_readings:
             return self._predict(images)
-        from rotbgr_core.flatfield import flattened, looks_unevenly_lit
+        from rotbgr_core.flatfield import flattened, looks_badly_lit
         from rotbgr_core.polarity import looks_negative, negative
 
         negatives = {index: negative(image) for index, image in enumerate(images) if looks_negative(image)}
@@ -168,7 +168,7 @@ class DocumentAwarePredictor:
         # Uneven light is looked for only where the answer is unsure: the test costs about 5 ms an image on a busy
         # CPU, and a sure answer could only give way to a surer one.
         unsure = [index for index, answer in enumerate(answers) if index not in negatives
-                  and answer.confidence < UNEVEN_LOOK_BELOW and looks_unevenly_lit(images[index])]
+                  and answer.confidence < UNEVEN_LOOK_BELOW and looks_badly_lit(images[index])]
         if unsure:
             answers = _surer(answers, unsure, self._predict([flattened(images[index]) for index in unsure]))
         return answers

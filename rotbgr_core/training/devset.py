@@ -24,7 +24,8 @@ photos of pages are), with the dark corner at 35% and at 65% of full brightness,
 fading over about 12% of the image) as ``documents_edge30``. ``stress`` writes the documents and scans shrunk to
 320 px (``*_small320``), photographed at a slant (``*_keystone25``: the top edge 25% shorter), bent as near a
 book's spine (``*_curve3``: rows bowed by 3% of the height), smeared by a shaking hand (``*_motion11``: 11 px
-across), and the documents under a lens vignette (``documents_vignette55``).
+across), photographed in a dim room (``*_dim35``: 35% brightness, a warm cast and noise), and the documents under
+a lens vignette (``documents_vignette55``).
 
 Angles: 25% exact multiples of 90; 45% a multiple of 90 plus N(0, 4 deg) clipped to +-15 deg; 30% uniform in
 [-180, 180). 15% mirrored. Rotations are bicubic, at the source resolution or higher.
@@ -469,13 +470,25 @@ def motion_blurred(image: Image.Image, length: int) -> Image.Image:
     return Image.fromarray(cv2.filter2D(np.asarray(image.convert("RGB")), -1, kernel))
 
 
+def dimmed(image: Image.Image, level: float, noise: float, seed: int) -> Image.Image:
+    """``image`` (RGB) photographed in a dim, warm room.
+
+    ``level`` of its brightness (blue the dimmest), with sensor noise of ``noise`` grey levels drawn from ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float32) * level * np.array([1.0, 0.9, 0.7], dtype=np.float32)
+    pixels = pixels + rng.normal(0.0, noise, pixels.shape)
+    return Image.fromarray(np.clip(pixels, 0, 255).round().astype(np.uint8))
+
+
 #: The stress sets ``devset stress`` writes: name -> (the sets it starts from, the change).
-STRESS: dict[str, tuple[tuple[str, ...], Callable[[Image.Image], Image.Image]]] = {
-    "small320": (("documents", "scans"), lambda image: shrunk(image, 320)),
-    "keystone25": (("documents", "scans"), lambda image: keystone(image, 0.25)),
-    "curve3": (("documents", "scans"), lambda image: curved(image, 0.03)),
-    "vignette55": (("documents",), lambda image: vignette(image, 0.55)),
-    "motion11": (("documents", "scans"), lambda image: motion_blurred(image, 11)),
+STRESS: dict[str, tuple[tuple[str, ...], Callable[[Image.Image, int], Image.Image]]] = {
+    "small320": (("documents", "scans"), lambda image, _: shrunk(image, 320)),
+    "keystone25": (("documents", "scans"), lambda image, _: keystone(image, 0.25)),
+    "curve3": (("documents", "scans"), lambda image, _: curved(image, 0.03)),
+    "vignette55": (("documents",), lambda image, _: vignette(image, 0.55)),
+    "motion11": (("documents", "scans"), lambda image, _: motion_blurred(image, 11)),
+    "dim35": (("documents", "scans"), lambda image, index: dimmed(image, 0.35, 6.0, index)),
 }
 
 
@@ -484,8 +497,7 @@ def write_stress(sets: Path, out: Path) -> dict[str, int]:
     counts = {}
     for stress, (names, change) in STRESS.items():
         for name in names:
-            counts[f"{name}_{stress}"] = _write_variant(sets / name, out / f"{name}_{stress}",
-                                                        lambda image, _, change=change: change(image))
+            counts[f"{name}_{stress}"] = _write_variant(sets / name, out / f"{name}_{stress}", change)
     return counts
 
 

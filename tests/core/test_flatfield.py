@@ -7,18 +7,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from rotbgr_core.flatfield import flattened, looks_unevenly_lit
+from rotbgr_core.flatfield import flattened, looks_badly_lit
 from rotbgr_core.imageio import BITONAL_KEY
-from rotbgr_core.training.devset import edge_shadow, light_ramp, vignette
+from rotbgr_core.training.devset import dimmed, edge_shadow, light_ramp, vignette
 
 UPRIGHT = Path(__file__).resolve().parents[1] / "resources" / "upright"
 
 
 def test_a_page_under_a_light_ramp_is_found_and_flattened_back_to_even_paper() -> None:
     page = Image.open(UPRIGHT / "greek_page.png").convert("RGB")
-    assert not looks_unevenly_lit(page)
+    assert not looks_badly_lit(page)
     shaded = light_ramp(page, 0.35)
-    assert looks_unevenly_lit(shaded)
+    assert looks_badly_lit(shaded)
     even = np.asarray(flattened(shaded).convert("L"), dtype=np.float32)
     corners = [even[20:60, 20:60], even[-60:-20, -60:-20]]  # paper in the dark and in the bright corner
     assert all(abs(float(np.median(corner)) - 250.0) < 12.0 for corner in corners)
@@ -32,7 +32,7 @@ def test_a_shadow_along_one_side_is_found_on_every_side_and_flattened() -> None:
     """
     page = Image.open(UPRIGHT / "greek_page.png").convert("RGB")
     for side in range(4):
-        assert looks_unevenly_lit(edge_shadow(page, 0.3, 0.12, side)), side
+        assert looks_badly_lit(edge_shadow(page, 0.3, 0.12, side)), side
     shadowed = edge_shadow(page, 0.3, 0.12, 0)
 
     def paper_at(image: Image.Image) -> list[float]:
@@ -50,15 +50,25 @@ def test_a_dense_page_under_a_vignette_is_found() -> None:
     """Half of ``text_page.png`` is bare paper at a quarter of its size: enough where the light is as smooth as a
     lens makes it (before, 60% was asked of every page)."""
     page = Image.open(UPRIGHT / "text_page.png").convert("RGB")
-    assert not looks_unevenly_lit(page)
-    assert looks_unevenly_lit(vignette(page, 0.55))
+    assert not looks_badly_lit(page)
+    assert looks_badly_lit(vignette(page, 0.55))
+
+
+def test_a_page_in_a_dim_room_is_found_and_flattened_back_to_white_paper() -> None:
+    """Evenly lit, but at 35% brightness with a warm cast and noise: its paper is grey, not uneven."""
+    page = Image.open(UPRIGHT / "greek_page.png").convert("RGB")
+    dim = dimmed(page, 0.35, 6.0, seed=0)
+    assert looks_badly_lit(dim)
+    assert not looks_badly_lit(dimmed(page, 0.6, 6.0, seed=0))  # grey enough paper at 60%: read as it is
+    even = np.asarray(flattened(dim).convert("L"), dtype=np.float32)
+    assert abs(float(np.median(even[20:60, 20:60])) - 250.0) < 12.0
 
 
 def test_photos_and_flat_images_are_not_read_flattened() -> None:
     for name in ("chelsea.jpg", "astronaut.jpg"):
-        assert not looks_unevenly_lit(Image.open(UPRIGHT / name).convert("RGB"))
-    assert not looks_unevenly_lit(Image.new("RGB", (300, 200), (0, 0, 0)))
-    assert not looks_unevenly_lit(Image.new("RGB", (1, 1), (255, 255, 255)))
+        assert not looks_badly_lit(Image.open(UPRIGHT / name).convert("RGB"))
+    assert not looks_badly_lit(Image.new("RGB", (300, 200), (0, 0, 0)))
+    assert not looks_badly_lit(Image.new("RGB", (1, 1), (255, 255, 255)))
 
 
 def test_the_flattened_image_is_rgb_and_stays_bitonal() -> None:

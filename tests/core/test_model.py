@@ -21,7 +21,7 @@ from rotbgr_core.predictor import (
     load_predictor,
     set_classical_threads,
 )
-from rotbgr_core.training.devset import edge_shadow, light_ramp, vignette
+from rotbgr_core.training.devset import dimmed, edge_shadow, light_ramp, vignette
 from tests.core.helpers import blank_scan
 
 UPRIGHT = Path(__file__).resolve().parents[1] / "resources" / "upright"
@@ -217,6 +217,19 @@ def test_a_dense_page_under_a_vignette_is_read_flattened(predictor: DocumentAwar
              (90.0, True), (180.0, True)]
     estimates = predictor.predict_images([vignette(make_rotated(page, angle, mirrored, fill=(255, 255, 255)), 0.55)
                                           for angle, mirrored in poses])
+    for (angle, mirrored), estimate in zip(poses, estimates, strict=True):
+        assert angle_difference(estimate.angle, angle) < 0.5 and estimate.mirrored == mirrored, (angle, estimate)
+        assert estimate.kind == "document" and estimate.confidence >= 0.8
+
+
+@pytest.mark.parametrize("name", ["greek_page.png", "hebrew_page.png"])
+def test_pages_in_a_dim_room_are_read_flattened(predictor: DocumentAwarePredictor, name: str) -> None:
+    """35% brightness, a warm cast and sensor noise: before (2026-12-07) right in 2 of these 8 poses each."""
+    upright = Image.open(UPRIGHT / name).convert("RGB")
+    poses = [(0.0, False), (90.0, False), (180.0, False), (-90.0, False), (2.2, False), (-178.0, False),
+             (90.0, True), (180.0, True)]
+    estimates = predictor.predict_images([dimmed(make_rotated(upright, angle, mirrored, fill=(255, 255, 255)), 0.35,
+                                                 6.0, seed) for seed, (angle, mirrored) in enumerate(poses)])
     for (angle, mirrored), estimate in zip(poses, estimates, strict=True):
         assert angle_difference(estimate.angle, angle) < 0.5 and estimate.mirrored == mirrored, (angle, estimate)
         assert estimate.kind == "document" and estimate.confidence >= 0.8

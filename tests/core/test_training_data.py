@@ -244,7 +244,7 @@ def test_stress_sets_keep_the_answers_and_change_what_they_say(tmp_path: Path) -
     counts = write_stress(tmp_path / "sets", tmp_path / "out")
     assert counts == {"documents_small320": 1, "scans_small320": 1, "documents_keystone25": 1,
                       "scans_keystone25": 1, "documents_curve3": 1, "scans_curve3": 1, "documents_vignette55": 1,
-                      "documents_motion11": 1, "scans_motion11": 1}
+                      "documents_motion11": 1, "scans_motion11": 1, "documents_dim35": 1, "scans_dim35": 1}
     for written in counts:
         name = written.split("_")[0]
         assert json.loads((tmp_path / "out" / written / "truth.jsonl").read_text()) == truths[name]
@@ -266,3 +266,6 @@ def test_stress_sets_keep_the_answers_and_change_what_they_say(tmp_path: Path) -
     ImageDraw.Draw(stem).line((20, 0, 20, 39), fill=(0, 0, 0))
     row = np.asarray(motion_blurred(stem, 11).convert("L"))[20]
     assert row[20] > 200 and row[15] < 255 and row[25] < 255 and row[14] == row[26] == 255  # a stem smeared across
+    dim = np.asarray(Image.open(tmp_path / "out" / "documents_dim35" / "documents_0000.png"), dtype=float)
+    paper = dim[20:120, 20:380].reshape(-1, 3).mean(axis=0)  # 250 dimmed to 35%, warm, noisy
+    assert abs(paper[0] - 87.5) < 2 and abs(paper[2] - 61.3) < 2 and dim[20:120, 20:380, 0].std() > 3
