@@ -67,11 +67,15 @@ def looks_badly_lit(image: Image.Image) -> bool:
     return _dim(small, background) or any(_uneven_region(small, background, margin) for margin in _MARGINS)
 
 
+def _region(shape: tuple[int, ...], margin: float) -> tuple[slice, slice]:
+    """The part of an image of ``shape`` that lies ``margin`` of its height and width in from each side."""
+    top, left = round(shape[0] * margin), round(shape[1] * margin)
+    return slice(top, shape[0] - top), slice(left, shape[1] - left)
+
+
 def _dim(small: NDArray[np.float32], background: NDArray[np.float32]) -> bool:
     """Whether the middle 70% is mostly paper, and that paper is dim."""
-    height, width = small.shape
-    top, left = round(height * _MARGINS[0]), round(width * _MARGINS[0])
-    middle = (slice(top, height - top), slice(left, width - left))
+    middle = _region(small.shape, _MARGINS[0])
     if small[middle].size == 0:
         return False
     paper_level = float(np.percentile(background[middle][::4, ::4], 95))
@@ -82,9 +86,7 @@ def _dim(small: NDArray[np.float32], background: NDArray[np.float32]) -> bool:
 
 def _uneven_region(small: NDArray[np.float32], background: NDArray[np.float32], margin: float) -> bool:
     """The three tests of :func:`looks_badly_lit` on the region ``margin`` in from each side."""
-    height, width = small.shape
-    top, left = round(height * margin), round(width * margin)
-    region = (slice(top, height - top), slice(left, width - left))
+    region = _region(small.shape, margin)
     if small[region].size == 0:
         return False
     low, high = np.percentile(background[region][::4, ::4], [5, 95])  # smooth: a sixteenth of it will do

@@ -165,8 +165,8 @@ class DocumentAwarePredictor:
         negatives = {index: negative(image) for index, image in enumerate(images) if looks_negative(image)}
         estimates = self._predict([*images, *negatives.values()])
         answers = _surer(estimates[:len(images)], list(negatives), estimates[len(images):])
-        # Uneven light is looked for only where the answer is unsure: the test costs about 5 ms an image on a busy
-        # CPU, and a sure answer could only give way to a surer one.
+        # Uneven or dim light is looked for only where the answer is unsure: the test costs about 5 ms an image on a
+        # busy CPU, and a sure answer could only give way to a surer one.
         unsure = [index for index, answer in enumerate(answers) if index not in negatives
                   and answer.confidence < UNEVEN_LOOK_BELOW and looks_badly_lit(images[index])]
         if unsure:

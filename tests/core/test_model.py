@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,23 @@ def dark_mode(upright: Image.Image, background: tuple[int, int, int] = (30, 30, 
     return Image.fromarray(colours.round().astype(np.uint8))
 
 
+#: Eight poses of a page (quarter turns, small skews, mirrored ones) under a hard condition: dark mode, poor light.
+PAGE_POSES = [(0.0, False), (90.0, False), (180.0, False), (-90.0, False), (2.2, False), (-178.0, False),
+              (90.0, True), (180.0, True)]
+
+
+def assert_sure_page_in_every_pose(predictor: DocumentAwarePredictor, upright: Image.Image,
+                                   change: Callable[[Image.Image, int], Image.Image],
+                                   fill: tuple[int, int, int] = (255, 255, 255)) -> None:
+    """Each of :data:`PAGE_POSES` of ``upright``, turned then ``change``d (with the pose's index), is read as a page,
+    right and at >= 0.8."""
+    estimates = predictor.predict_images([change(make_rotated(upright, angle, mirrored, fill=fill), index)
+                                          for index, (angle, mirrored) in enumerate(PAGE_POSES)])
+    for (angle, mirrored), estimate in zip(PAGE_POSES, estimates, strict=True):
+        assert angle_difference(estimate.angle, angle) < 0.5 and estimate.mirrored == mirrored, (angle, estimate)
+        assert estimate.kind == "document" and estimate.confidence >= 0.8
+
+
 @pytest.mark.parametrize("name", ["text_page.png", "hebrew_page.png", "hangul_page.png"])
 def test_pages_printed_light_on_dark_are_read_as_pages(predictor: DocumentAwarePredictor, name: str) -> None:
     """Dark-mode screenshots, negative scans: read as their negatives.
@@ -173,13 +191,7 @@ def test_pages_printed_light_on_dark_are_read_as_pages(predictor: DocumentAwareP
     """
     upright = dark_mode(Image.open(UPRIGHT / name).convert("RGB"))
     assert looks_negative(upright) and not looks_negative(Image.open(UPRIGHT / name).convert("RGB"))
-    poses = [(0.0, False), (90.0, False), (180.0, False), (-90.0, False), (2.2, False), (-178.0, False),
-             (90.0, True), (180.0, True)]
-    estimates = predictor.predict_images([make_rotated(upright, angle, mirrored, fill=(30, 30, 36))
-                                          for angle, mirrored in poses])
-    for (angle, mirrored), estimate in zip(poses, estimates, strict=True):
-        assert angle_difference(estimate.angle, angle) < 0.5 and estimate.mirrored == mirrored, (angle, estimate)
-        assert estimate.kind == "document" and estimate.confidence >= 0.8
+    assert_sure_page_in_every_pose(predictor, upright, lambda image, _: image, fill=(30, 30, 36))
 
 
 @pytest.mark.parametrize("name", ["greek_page.png", "hebrew_page.png"])
@@ -187,52 +199,27 @@ def test_pages_under_uneven_light_are_read_flattened(predictor: DocumentAwarePre
     """Lit from one corner (35%) to the other: before (2026-12-07) right in 4 and 2 of these 8 poses, most called
     photos."""
     upright = Image.open(UPRIGHT / name).convert("RGB")
-    poses = [(0.0, False), (90.0, False), (180.0, False), (-90.0, False), (2.2, False), (-178.0, False),
-             (90.0, True), (180.0, True)]
-    estimates = predictor.predict_images([light_ramp(make_rotated(upright, angle, mirrored, fill=(255, 255, 255)),
-                                                        0.35) for angle, mirrored in poses])
-    for (angle, mirrored), estimate in zip(poses, estimates, strict=True):
-        assert angle_difference(estimate.angle, angle) < 0.5 and estimate.mirrored == mirrored, (angle, estimate)
-        assert estimate.kind == "document" and estimate.confidence >= 0.8
+    assert_sure_page_in_every_pose(predictor, upright, lambda image, _: light_ramp(image, 0.35))
 
 
 def test_a_page_in_a_shadow_along_one_side_is_read_flattened(predictor: DocumentAwarePredictor) -> None:
     """A book's spine shadow (30% at one side, fading over 12%), on each side in turn: before (2026-12-07) the
     upright pose was read at 0.28, the shadow lying outside the middle that the uneven-light test looked at."""
     upright = Image.open(UPRIGHT / "armenian_page.png").convert("RGB")
-    poses = [(0.0, False), (90.0, False), (180.0, False), (-90.0, False), (2.2, False), (-178.0, False),
-             (90.0, True), (180.0, True)]
-    estimates = predictor.predict_images([
-        edge_shadow(make_rotated(upright, angle, mirrored, fill=(255, 255, 255)), 0.3, 0.12, side)
-        for side, (angle, mirrored) in enumerate(poses)])
-    for (angle, mirrored), estimate in zip(poses, estimates, strict=True):
-        assert angle_difference(estimate.angle, angle) < 0.5 and estimate.mirrored == mirrored, (angle, estimate)
-        assert estimate.kind == "document" and estimate.confidence >= 0.8
+    assert_sure_page_in_every_pose(predictor, upright, lambda image, side: edge_shadow(image, 0.3, 0.12, side))
 
 
 def test_a_dense_page_under_a_vignette_is_read_flattened(predictor: DocumentAwarePredictor, page: Image.Image) -> None:
     """Darker towards the corners (30% there) as a phone's lens makes it: before (2026-12-07) right in none of these
     8 poses, every one read at under 0.5."""
-    poses = [(0.0, False), (90.0, False), (180.0, False), (-90.0, False), (2.2, False), (-178.0, False),
-             (90.0, True), (180.0, True)]
-    estimates = predictor.predict_images([vignette(make_rotated(page, angle, mirrored, fill=(255, 255, 255)), 0.55)
-                                          for angle, mirrored in poses])
-    for (angle, mirrored), estimate in zip(poses, estimates, strict=True):
-        assert angle_difference(estimate.angle, angle) < 0.5 and estimate.mirrored == mirrored, (angle, estimate)
-        assert estimate.kind == "document" and estimate.confidence >= 0.8
+    assert_sure_page_in_every_pose(predictor, page, lambda image, _: vignette(image, 0.55))
 
 
 @pytest.mark.parametrize("name", ["greek_page.png", "hebrew_page.png"])
 def test_pages_in_a_dim_room_are_read_flattened(predictor: DocumentAwarePredictor, name: str) -> None:
     """35% brightness, a warm cast and sensor noise: before (2026-12-07) right in 2 of these 8 poses each."""
     upright = Image.open(UPRIGHT / name).convert("RGB")
-    poses = [(0.0, False), (90.0, False), (180.0, False), (-90.0, False), (2.2, False), (-178.0, False),
-             (90.0, True), (180.0, True)]
-    estimates = predictor.predict_images([dimmed(make_rotated(upright, angle, mirrored, fill=(255, 255, 255)), 0.35,
-                                                 6.0, seed) for seed, (angle, mirrored) in enumerate(poses)])
-    for (angle, mirrored), estimate in zip(poses, estimates, strict=True):
-        assert angle_difference(estimate.angle, angle) < 0.5 and estimate.mirrored == mirrored, (angle, estimate)
-        assert estimate.kind == "document" and estimate.confidence >= 0.8
+    assert_sure_page_in_every_pose(predictor, upright, lambda image, seed: dimmed(image, 0.35, 6.0, seed))
 
 
 def test_a_dark_photo_keeps_its_own_reading(predictor: DocumentAwarePredictor) -> None:
