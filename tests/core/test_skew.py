@@ -13,13 +13,14 @@ from rotbgr_core.skew import edge_orientation, estimate_skew, is_featureless
 from tests.core.helpers import blank_scan
 
 
-def _page() -> Image.Image:
+def _page(font_size: int = 20, first: int = 90, end: int = 1200) -> Image.Image:
+    """A 1000 x 1300 page with a line of nine words every 34 px from ``first`` to ``end``."""
     page = Image.new("L", (1000, 1300), 245)
     draw = ImageDraw.Draw(page)
-    font = ImageFont.load_default(size=20)
+    font = ImageFont.load_default(size=font_size)
     rng = np.random.default_rng(3)
     words = "archive scanned page skew deskew upright rotate mirror paper text line".split()
-    for y in range(90, 1200, 34):
+    for y in range(first, end, 34):
         draw.text((80, y), " ".join(rng.choice(words, 9)), fill=25, font=font)
     return page
 
@@ -131,14 +132,7 @@ def test_a_sparse_jpeg_scan_read_flattened_out_of_a_dim_room_keeps_its_skew(tmp_
     from rotbgr_core.flatfield import flattened
     from rotbgr_core.training.devset import dimmed, make_scan
 
-    page = Image.new("L", (1000, 1300), 245)
-    draw = ImageDraw.Draw(page)
-    font = ImageFont.load_default(size=14)
-    words = "archive scanned page skew deskew upright rotate mirror paper text line".split()
-    rng = np.random.default_rng(3)
-    for y in range(120, 120 + 34 * 12, 34):
-        draw.text((80, y), " ".join(rng.choice(words, 9)), fill=25, font=font)
-    page.save(tmp_path / "sparse.png")
+    _page(font_size=14, first=120, end=120 + 34 * 12).save(tmp_path / "sparse.png")  # twelve lines of small text
     errors = []
     for seed in range(8, 16):
         rng = np.random.default_rng(seed)
