@@ -226,6 +226,9 @@ class DocumentAwarePredictor:
                 rescued = self._as_page(image, raw, page_calibration, fusion)
             if rescued is None and estimate.kind == "photo":
                 rescued = self._glyph_figure(image, raw)
+                if rescued is not None and _same_answer(rescued, estimate):
+                    # Two verdicts agree: at least as sure as the surer (the glyphs' angle, from the text lines).
+                    rescued = replace(rescued, confidence=max(rescued.confidence, estimate.confidence))
             if rescued is not None:
                 return rescued
             if estimate.kind == "document" and estimate.mirrored and not fused_class(
@@ -291,19 +294,36 @@ class DocumentAwarePredictor:
         return estimate
 
     def _glyph_figure(self, image: Image.Image, raw: RawResult) -> Estimate | None:
-        """A "photo" that is mostly paper read glyph by glyph: a page's answer if its glyphs are sure, else ``None``."""
-        from rotbgr_core.glyphs import FIGURE_PAPER_SHARE, GLYPH_CONFIDENCE, glyph_verdict, paper_share, reads_figure
+        """A "photo" that is mostly paper or flat fills read glyph by glyph: a page's answer if its glyphs are sure.
+
+        Mostly paper: a figure, a chart, a sheet of large characters. Flat fills: a screenshot, whose short labels
+        the main model and the text windows do not read. ``None`` where the glyphs are not sure enough.
+        """
+        from rotbgr_core.glyphs import (
+            FIGURE_PAPER_SHARE,
+            GLYPH_CONFIDENCE,
+            SCREEN_FLAT_SHARE,
+            flat_share,
+            glyph_verdict,
+            paper_share,
+            reads_figure,
+            reads_screen,
+        )
         from rotbgr_core.learned import deskewed_page
+        from rotbgr_core.polarity import looks_negative
 
         if self.glyphs is None:
             return None
         gray = np.asarray(image.convert("L"))
-        if paper_share(gray) < FIGURE_PAPER_SHARE:
+        figure = paper_share(gray) >= FIGURE_PAPER_SHARE
+        # A dark-themed screenshot is read as its negative (predict_images): the glyphs are learned dark on light.
+        screen = flat_share(gray) >= SCREEN_FLAT_SHARE and not looks_negative(image)
+        if not (figure or screen):
             return None
         skew = estimate_skew(gray, (raw.edge_angle, raw.edge_strength))
         page, _, components = deskewed_page(gray, skew.angle)
         verdict = glyph_verdict(self.glyphs.read_page(page, components))
-        if not reads_figure(verdict):
+        if not ((figure and reads_figure(verdict)) or (screen and reads_screen(verdict))):
             return None
         assert verdict is not None
         return _glyph_estimate(skew.angle, verdict.quarter_turns, verdict.mirrored, GLYPH_CONFIDENCE)

@@ -16,11 +16,13 @@ from rotbgr_core.glyphs import (
     GLYPH,
     MAX_GLYPHS,
     NUM_CLASSES,
+    SCREEN_FLAT_SHARE,
     GlyphNet,
     GlyphReader,
     GlyphVerdict,
     agrees_with,
     checks_vertical_flip,
+    flat_share,
     glyph_boxes,
     glyph_crops,
     glyph_verdict,
@@ -28,6 +30,7 @@ from rotbgr_core.glyphs import (
     paper_share,
     prefers_vertical_flip,
     reads_figure,
+    reads_screen,
 )
 from rotbgr_core.predictor import GLYPH_WEIGHTS, DocumentAwarePredictor, load_predictor
 from rotbgr_core.skew import ink_components
@@ -173,6 +176,25 @@ def test_paper_share_tells_a_figure_from_a_photo() -> None:
         assert paper_share(photo) < FIGURE_PAPER_SHARE, name
     chart = np.asarray(Image.open(UPRIGHT / "chart_figure.png").convert("L"))
     assert paper_share(chart) >= FIGURE_PAPER_SHARE
+
+
+def test_flat_share_tells_a_screenshot_from_a_photo() -> None:
+    screen = np.asarray(Image.open(UPRIGHT / "app_help_screen.png").convert("L"))
+    assert flat_share(screen) >= SCREEN_FLAT_SHARE
+    for name in ("astronaut.jpg", "chelsea.jpg", "rocket.jpg"):
+        photo = np.asarray(Image.open(UPRIGHT / name).convert("L"))
+        assert flat_share(photo) < 0.2, name
+    noisy = np.random.default_rng(0).normal(128, 2, (200, 300)).clip(0, 255).astype(np.uint8)
+    assert flat_share(noisy) < 0.01
+
+
+def test_a_screenshot_is_answered_by_its_glyphs_only_when_they_are_sure() -> None:
+    sure = GlyphVerdict(glyphs=40, index=2, turn_margin=25.0)
+    assert reads_screen(sure)
+    assert not reads_screen(GlyphVerdict(glyphs=40, index=2, turn_margin=15.0))
+    assert not reads_screen(GlyphVerdict(glyphs=4, index=2, turn_margin=25.0))  # too few glyphs to trust
+    assert not reads_screen(None)
+    assert not reads_figure(sure)  # a figure, mostly paper, needs a mean margin of 1 a glyph
 
 
 def test_network_shapes_and_weights_format(tmp_path: Path) -> None:
