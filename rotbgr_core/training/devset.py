@@ -7,6 +7,7 @@ Usage::
     python -m rotbgr_core.training.devset negatives --sets /work/cache/devsets --out /work/cache/devsets-negative
     python -m rotbgr_core.training.devset shaded --sets /work/cache/devsets --out /work/cache/devsets-shaded
     python -m rotbgr_core.training.devset stress --sets /work/cache/devsets --out /work/cache/devsets-stress
+    python -m rotbgr_core.training.devset screens --out /work/cache/screensets [--cache DIR]
 
 ``--split calibration`` makes the same three sets from the calibration part of the training split instead
 (``synth.is_calibration``: never fitted on): the place to choose between variants, so that the dev sets only
@@ -26,6 +27,12 @@ fading over about 12% of the image) as ``documents_edge30``. ``stress`` writes t
 book's spine (``*_curve3``: rows bowed by 3% of the height), smeared by a shaking hand (``*_motion11``: 11 px
 across), photographed in a dim room (``*_dim35``: 35% brightness, a warm cast and noise), and the documents under
 a lens vignette (``documents_vignette55``).
+
+``screens`` writes GIMP's help screenshots (Debian ``gimp-help-en``, fetched by ``sources.py``: dialogs, menus,
+preferences, tool options; none in the training pool, which takes only the package's photos), posed once each, in
+two halves by file (every other one): ``screens_a`` to choose on, ``screens_b`` to report. Half of each are exact
+quarter turns, half a quarter turn plus N(0, 3 deg) clipped to +-10 deg; 15% mirrored; the corners filled with the
+screenshot's corner colour. Half of GIMP's screenshots are in its dark theme.
 
 Angles: 25% exact multiples of 90; 45% a multiple of 90 plus N(0, 4 deg) clipped to +-15 deg; 30% uniform in
 [-180, 180). 15% mirrored. Rotations are bicubic, at the source resolution or higher.
@@ -501,10 +508,49 @@ def write_stress(sets: Path, out: Path) -> dict[str, int]:
     return counts
 
 
+#: The folders of GIMP's help images that hold screenshots (the others hold filter examples: photos).
+SCREEN_FOLDERS = ("dialogs", "menus", "preferences", "tool-options")
+#: Smaller images (a button, a cursor) are left out.
+SCREEN_MIN_SIZE = (240, 160)
+
+
+def write_screens(cache: Path, out: Path) -> dict[str, int]:
+    """Write the posed GIMP help screenshots as ``screens_a`` and ``screens_b`` (see the module docstring)."""
+    root = cache / "raw" / "gimp-help-en" / "usr" / "share" / "gimp" / "2.0" / "help" / "en" / "images"
+    if not root.is_dir():
+        raise SystemExit(f"{root} is missing: fetch gimp-help-en with python -m rotbgr_core.training.sources")
+    files = sorted(path for folder in SCREEN_FOLDERS for path in (root / folder).rglob("*.png"))
+    counts = {}
+    for half, seed in (("a", 11), ("b", 12)):
+        rng = np.random.default_rng(seed)
+        target = out / f"screens_{half}"
+        target.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for path in files[0 if half == "a" else 1::2]:
+            with Image.open(path) as image:
+                if image.width < SCREEN_MIN_SIZE[0] or image.height < SCREEN_MIN_SIZE[1]:
+                    continue
+                screen = Image.new("RGBA", image.size, (255, 255, 255, 255))
+                screen.alpha_composite(image.convert("RGBA"))
+            screen = screen.convert("RGB")
+            exact = rng.random() < 0.5
+            angle = float(rng.choice([0.0, 90.0, 180.0, -90.0]))
+            if not exact:
+                angle += float(np.clip(rng.normal(0.0, 3.0), -10.0, 10.0))
+            mirrored = bool(rng.random() < 0.15)
+            name = f"screen_{len(lines):04d}.png"
+            make_rotated(screen, angle, mirrored, fill=screen.getpixel((0, 0))).save(target / name)
+            lines.append(json.dumps({"path": name, "angle": round(wrap_angle(angle), 4), "mirrored": mirrored,
+                                     "source_id": str(path.relative_to(root))}))
+        (target / "truth.jsonl").write_text("\n".join(lines) + "\n")
+        counts[target.name] = len(lines)
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(prog="python -m rotbgr_core.training.devset", description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=("build", "negatives", "shaded", "stress"))
+    ap.add_argument("command", choices=("build", "negatives", "shaded", "stress", "screens"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--sets", type=Path, default=None, help="negatives, shaded, stress: the built sets to start from")
     ap.add_argument("--seed", type=int, default=0)
@@ -520,6 +566,9 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{args.command} needs --sets")
         write = {"negatives": write_negatives, "shaded": write_shaded, "stress": write_stress}[args.command]
         LOG.info("done: %s", write(args.sets, args.out))
+        return 0
+    if args.command == "screens":
+        LOG.info("done: %s", write_screens(args.cache, args.out))
         return 0
     counts = build(args.out, args.seed, args.cache, args.n, args.workers, args.split)
     LOG.info("done: %s", counts)

@@ -269,3 +269,32 @@ def test_stress_sets_keep_the_answers_and_change_what_they_say(tmp_path: Path) -
     dim = np.asarray(Image.open(tmp_path / "out" / "documents_dim35" / "documents_0000.png"), dtype=float)
     paper = dim[20:120, 20:380].reshape(-1, 3).mean(axis=0)  # 250 dimmed to 35%, warm, noisy
     assert abs(paper[0] - 87.5) < 2 and abs(paper[2] - 61.3) < 2 and dim[20:120, 20:380, 0].std() > 3
+
+
+def test_screen_sets_split_the_screenshots_by_file_and_pose_each_once(tmp_path: Path) -> None:
+    """``devset screens``: GIMP's help screenshots in two halves, every other file, with the SPEC's answers."""
+    from rotbgr_core.geometry import make_rotated
+    from rotbgr_core.training.devset import write_screens
+
+    images = tmp_path / "raw" / "gimp-help-en" / "usr" / "share" / "gimp" / "2.0" / "help" / "en" / "images"
+    for number, folder in enumerate(("dialogs", "menus", "preferences", "tool-options", "filters")):
+        (images / folder).mkdir(parents=True)
+        shot = Image.new("RGBA", (300, 200), (230, 230, 230, 255))
+        ImageDraw.Draw(shot).rectangle((10, 10, 120, 40), fill=(20, 20, 20, 255))
+        shot.save(images / folder / f"shot{number}.png")
+    Image.new("RGBA", (32, 32)).save(images / "menus" / "button.png")  # too small to be a screenshot
+    counts = write_screens(tmp_path, tmp_path / "out")
+    # Sorted: dialogs/shot0, menus/button, menus/shot1, preferences/shot2, tool-options/shot3 (not filters').
+    assert counts == {"screens_a": 3, "screens_b": 1}
+    sources = {half: [json.loads(line)["source_id"] for line in
+                      (tmp_path / "out" / f"screens_{half}" / "truth.jsonl").read_text().splitlines()]
+               for half in "ab"}
+    assert sources == {"a": ["dialogs/shot0.png", "menus/shot1.png", "tool-options/shot3.png"],
+                       "b": ["preferences/shot2.png"]}
+    for line in (tmp_path / "out" / "screens_a" / "truth.jsonl").read_text().splitlines():
+        truth = json.loads(line)
+        upright = Image.open(images / truth["source_id"]).convert("RGB")
+        expected = make_rotated(upright, truth["angle"], truth["mirrored"], fill=(230, 230, 230))
+        posed = Image.open(tmp_path / "out" / "screens_a" / truth["path"])
+        assert posed.size == expected.size
+        assert np.abs(np.asarray(posed, dtype=int) - np.asarray(expected, dtype=int)).max() <= 1
