@@ -182,7 +182,7 @@ PAGE_TOTAL_MARGIN = 20.0
 #: calibration sets and the script probes: 8 pages changed there, all 8 put right).
 PAGE_SURE_MAX_CONFIDENCE = 0.99
 PAGE_SURE_MEAN_MARGIN = 1.5
-#: An image the main model calls a photo is read glyph by glyph only when it is mostly bare paper ...
+#: An image the main model calls a photo is read glyph by glyph when it is mostly bare paper (or flat fills, below) ...
 FIGURE_PAPER_SHARE = 0.7
 #: ... and answered as a page (a figure, a chart, a sheet of large characters) when its glyphs are this sure.
 FIGURE_MIN_GLYPHS = 8
