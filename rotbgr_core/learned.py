@@ -390,6 +390,19 @@ def combine_log_probs(raw: RawResult, cal: Calibration) -> FloatArray:
     return np.asarray(total, dtype=np.float32)
 
 
+#: A photo's answer is reported at most this sure, under the 0.8 of "no need to look". The photo path's surest
+#: answers are not sure enough: of its answers at 0.8 or more, 86% were fully correct on 2,586 posed training-split
+#: photos, illustrations and cut-outs, and 29 of 34 on GIMP's screenshots (2026-12-07), where pages at 0.8 or more
+#: are 99-100% right. Applied to the reported answer only, after every decision that compares confidences.
+PHOTO_MAX_CONFIDENCE = 0.79
+
+
+def photo_capped(estimates: list[Estimate]) -> list[Estimate]:
+    """``estimates`` with each photo's confidence at most :data:`PHOTO_MAX_CONFIDENCE`."""
+    return [replace(estimate, confidence=min(estimate.confidence, PHOTO_MAX_CONFIDENCE))
+            if estimate.kind == "photo" else estimate for estimate in estimates]
+
+
 def decide(raw: RawResult, cal: Calibration) -> Estimate:
     """Turn raw measurements into the final estimate with its confidence."""
     combined = combine_log_probs(raw, cal)
@@ -641,4 +654,4 @@ class LearnedPredictor:
         """One estimate per image, in order; ``[]`` in gives ``[]`` out."""
         if not images:
             return []
-        return [decide(raw, self.calibration) for raw in self.measure(images)]
+        return photo_capped([decide(raw, self.calibration) for raw in self.measure(images)])

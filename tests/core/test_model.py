@@ -12,17 +12,28 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from rotbgr_core.geometry import angle_difference, inscribed_size, make_rotated
 from rotbgr_core.imageio import load_for_prediction
-from rotbgr_core.learned import LearnedPredictor, RawResult, decide, roll_quarters, text_patch_centres
+from rotbgr_core.learned import (
+    PHOTO_MAX_CONFIDENCE,
+    LearnedPredictor,
+    RawResult,
+    decide,
+    photo_capped,
+    roll_quarters,
+    text_patch_centres,
+)
 from rotbgr_core.learned_net import NUM_CLASSES, RotNet, run_in_chunks
 from rotbgr_core.polarity import looks_negative
 from rotbgr_core.predictor import (
     DEFAULT_WEIGHTS,
     DOCUMENT_WEIGHTS,
+    RESCUE_CONFIDENCE,
     DocumentAwarePredictor,
+    _surer,
     load_predictor,
     set_classical_threads,
 )
 from rotbgr_core.training.devset import dimmed, edge_shadow, light_ramp, vignette
+from rotbgr_core.types import Estimate
 from tests.core.helpers import blank_scan
 
 UPRIGHT = Path(__file__).resolve().parents[1] / "resources" / "upright"
@@ -317,6 +328,42 @@ def test_photos_quarter_turns(predictor: DocumentAwarePredictor) -> None:
     estimates = predictor.predict_images([case[0] for case in cases])
     coarse = [angle_difference(est.angle, angle) < 45 for (_, angle), est in zip(cases, estimates, strict=True)]
     assert sum(coarse) >= 10, coarse
+
+
+def test_a_photo_answer_always_deserves_a_look(predictor: DocumentAwarePredictor,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Photos are reported under 0.8 (``PHOTO_MAX_CONFIDENCE``), pages are not; the answers themselves do not move."""
+    photos = [photo_input(Image.open(UPRIGHT / f"{name}.jpg").convert("RGB"), angle, False)
+              for name in ("astronaut", "chelsea", "rocket") for angle in (0.0, 90.0, -172.0)]
+    page = Image.open(UPRIGHT / "text_page.png").convert("RGB")
+    estimates = predictor.predict_images([*photos, page])
+    assert all(e.kind == "photo" and e.confidence <= PHOTO_MAX_CONFIDENCE for e in estimates[:-1])
+    assert estimates[-1].kind == "document" and estimates[-1].confidence > 0.95
+    # None of these photos is surer than 0.72: a lower ceiling shows that every photo answer goes through it.
+    monkeypatch.setattr("rotbgr_core.learned.PHOTO_MAX_CONFIDENCE", 0.5)
+    lowered = predictor.predict_images([*photos, page])
+    assert [(e.angle, e.mirrored) for e in lowered] == [(e.angle, e.mirrored) for e in estimates]
+    assert all(e.confidence == 0.5 for e in lowered[:-1]) and lowered[-1] == estimates[-1]
+    sure_photo = Estimate(angle=3.0, mirrored=False, confidence=0.93, kind="photo")
+    unsure_photo = Estimate(angle=3.0, mirrored=False, confidence=0.5, kind="photo")
+    sure_page = Estimate(angle=3.0, mirrored=False, confidence=0.93, kind="document")
+    monkeypatch.undo()
+    assert photo_capped([sure_photo, unsure_photo, sure_page]) == [
+        Estimate(3.0, False, PHOTO_MAX_CONFIDENCE, "photo"), unsure_photo, sure_page]
+
+
+def test_a_photos_negative_read_as_a_page_is_sure_only_at_the_rescue_bar() -> None:
+    """A page reading of a photo's negative under 0.9 is worth a look; a flattened one, or a page's own, stays sure."""
+    photo = Estimate(angle=10.0, mirrored=False, confidence=0.4, kind="photo")
+    page = Estimate(angle=0.0, mirrored=False, confidence=0.5, kind="document")
+    second = Estimate(angle=90.0, mirrored=False, confidence=0.85, kind="document")
+    sure = Estimate(angle=90.0, mirrored=False, confidence=0.97, kind="document")
+    bar = RESCUE_CONFIDENCE
+    assert _surer([photo], [0], [second], bar) == [Estimate(90.0, False, PHOTO_MAX_CONFIDENCE, "document")]
+    assert _surer([photo], [0], [sure], bar) == [sure]
+    assert _surer([page], [0], [second], bar) == [second]
+    assert _surer([photo], [0], [second]) == [second]  # a flattened reading is not held to the bar
+    assert _surer([photo, page], [1], [Estimate(0.0, False, 0.3, "document")], bar) == [photo, page]  # not surer
 
 
 @pytest.mark.parametrize("size", [(3, 5000), (5000, 3), (1, 1), (1, 1200)])
