@@ -518,7 +518,7 @@ def write_screens(cache: Path, out: Path) -> dict[str, int]:
     """Write the posed GIMP help screenshots as ``screens_a`` and ``screens_b`` (see the module docstring)."""
     root = cache / "raw" / "gimp-help-en" / "usr" / "share" / "gimp" / "2.0" / "help" / "en" / "images"
     if not root.is_dir():
-        raise SystemExit(f"{root} is missing: fetch gimp-help-en with python -m rotbgr_core.training.sources")
+        raise FileNotFoundError(f"{root} is missing: fetch it with python -m rotbgr_core.training.sources fetch")
     files = sorted(path for folder in SCREEN_FOLDERS for path in (root / folder).rglob("*.png"))
     counts = {}
     for half, seed in (("a", 11), ("b", 12)):
@@ -568,7 +568,10 @@ def main(argv: list[str] | None = None) -> int:
         LOG.info("done: %s", write(args.sets, args.out))
         return 0
     if args.command == "screens":
-        LOG.info("done: %s", write_screens(args.cache, args.out))
+        try:
+            LOG.info("done: %s", write_screens(args.cache, args.out))
+        except FileNotFoundError as error:
+            ap.error(str(error))
         return 0
     counts = build(args.out, args.seed, args.cache, args.n, args.workers, args.split)
     LOG.info("done: %s", counts)

@@ -283,6 +283,8 @@ def test_screen_sets_split_the_screenshots_by_file_and_pose_each_once(tmp_path: 
         ImageDraw.Draw(shot).rectangle((10, 10, 120, 40), fill=(20, 20, 20, 255))
         shot.save(images / folder / f"shot{number}.png")
     Image.new("RGBA", (32, 32)).save(images / "menus" / "button.png")  # too small to be a screenshot
+    with pytest.raises(FileNotFoundError, match="gimp-help-en"):
+        write_screens(tmp_path / "nothing", tmp_path / "out")
     counts = write_screens(tmp_path, tmp_path / "out")
     # Sorted: dialogs/shot0, menus/button, menus/shot1, preferences/shot2, tool-options/shot3 (not filters').
     assert counts == {"screens_a": 3, "screens_b": 1}
