@@ -470,10 +470,18 @@ def vignette(image: Image.Image, strength: float) -> Image.Image:
     return Image.fromarray((pixels * light[..., None]).round().astype(np.uint8))
 
 
-def motion_blurred(image: Image.Image, length: int) -> Image.Image:
-    """``image`` (RGB) smeared across ``length`` pixels horizontally, as a shaking hand blurs a photo."""
+def motion_blurred(image: Image.Image, length: int, direction: float = 0.0) -> Image.Image:
+    """``image`` (RGB) smeared over ``length`` pixels, as a shaking hand blurs a photo.
+
+    ``direction``: the smear's angle in degrees, counter-clockwise from the horizontal (0: across).
+    """
     kernel = np.zeros((length, length), dtype=np.float32)
-    kernel[length // 2, :] = 1.0 / length
+    kernel[length // 2, :] = 1.0
+    if direction % 180.0 != 0.0:
+        centre = ((length - 1) / 2.0, (length - 1) / 2.0)
+        turn = cv2.getRotationMatrix2D(centre, direction, 1.0)
+        kernel = cv2.warpAffine(kernel, turn, (length, length), flags=cv2.INTER_LINEAR)
+    kernel /= kernel.sum()
     return Image.fromarray(cv2.filter2D(np.asarray(image.convert("RGB")), -1, kernel))
 
 

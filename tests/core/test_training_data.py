@@ -266,6 +266,11 @@ def test_stress_sets_keep_the_answers_and_change_what_they_say(tmp_path: Path) -
     ImageDraw.Draw(stem).line((20, 0, 20, 39), fill=(0, 0, 0))
     row = np.asarray(motion_blurred(stem, 11).convert("L"))[20]
     assert row[20] > 200 and row[15] < 255 and row[25] < 255 and row[14] == row[26] == 255  # a stem smeared across
+    down = np.asarray(motion_blurred(stem, 11, 90.0).convert("L"))
+    assert down[20, 20] == 0 and down[20, 19] == down[20, 21] == 255  # smeared along itself: still one sharp stem
+    slant = np.asarray(motion_blurred(stem, 11, 45.0).convert("L"))[20]
+    assert slant[17] < 255 and slant[23] < 255 and slant[15] == slant[25] == 255  # a diagonal smear: narrower across
+    assert slant[17:24].mean() < row[15:26].mean()  # and darker, as the same ink covers fewer columns
     dim = np.asarray(Image.open(tmp_path / "out" / "documents_dim35" / "documents_0000.png"), dtype=float)
     paper = dim[20:120, 20:380].reshape(-1, 3).mean(axis=0)  # 250 dimmed to 35%, warm, noisy
     assert abs(paper[0] - 87.5) < 2 and abs(paper[2] - 61.3) < 2 and dim[20:120, 20:380, 0].std() > 3
