@@ -8,6 +8,8 @@
    scripts (``render_pages``, training fonts and sentences only: ``--rendered``).  Each page is first shrunk
    to a random working size, half of the time made to look scanned, and turned and mirrored into one of the
    eight classes as a whole, so that every crop is made the way a crop of a real turned page is.
+   ``--motion-share`` of the pages are first smeared as a shaking hand smears a photo (``devset.motion_blurred``,
+   3 to ``--motion`` pixels in a random direction).
 2. One page in ten (by its PDF or rendered folder, never by crop) is held out for validation; validation is
    page-level, the sum of the page's glyph log-probabilities, and per glyph.
 3. AdamW with a cosine schedule; the best checkpoint by page accuracy is saved as fp16.
@@ -32,6 +34,7 @@ from rotbgr_core.docorient import class_of, orient_patch
 from rotbgr_core.geometry import rotate_array_expanded
 from rotbgr_core.glyphs import FORMAT, GlyphNet, glyph_boxes, glyph_crops, normalise_glyphs
 from rotbgr_core.skew import ink_components
+from rotbgr_core.training.devset import motion_blurred
 from rotbgr_core.training.sources import DEFAULT_CACHE
 from rotbgr_core.training.synth import read_train_index
 from rotbgr_core.training.train_docorient import _scan_like
@@ -53,9 +56,9 @@ def _on_bed(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return rotate_array_expanded(rotate_array_expanded(bed, -angle, tone), angle, tone)
 
 
-def _page_job(job: tuple[str, str, int, float]) -> tuple[str, np.ndarray, np.ndarray]:
+def _page_job(job: tuple[str, str, int, float, float, int]) -> tuple[str, np.ndarray, np.ndarray]:
     """One page's crops and labels: (group, crops, labels)."""
-    path, group, seed, bed_share = job
+    path, group, seed, bed_share, motion_share, motion = job
     rng = np.random.default_rng(seed)
     with Image.open(path) as image:
         page = image.convert("L")
@@ -66,6 +69,9 @@ def _page_job(job: tuple[str, str, int, float]) -> tuple[str, np.ndarray, np.nda
         gray = _scan_like(gray, rng)
     if bed_share and rng.random() < bed_share:
         gray = _on_bed(gray, rng)
+    if motion_share and rng.random() < motion_share:
+        smeared = motion_blurred(Image.fromarray(gray), int(rng.integers(3, motion + 1)), float(rng.uniform(0, 180)))
+        gray = np.asarray(smeared.convert("L"))
     turns, mirrored = int(rng.integers(4)), bool(rng.random() < 0.5)
     posed = orient_patch(gray, turns, mirrored)
     _, _, components = ink_components(posed)
@@ -74,7 +80,7 @@ def _page_job(job: tuple[str, str, int, float]) -> tuple[str, np.ndarray, np.nda
 
 
 def build_pool(seed: int, rendered: list[Path], limit: int | None, workers: int,
-               bed_share: float = 0.0) -> dict[str, list]:
+               bed_share: float = 0.0, motion_share: float = 0.0, motion: int = 17) -> dict[str, list]:
     """Training and validation crops: ``{"train": [crops, labels], "val": [(crops, labels) per page]}``."""
     rows = [r for r in read_train_index(DEFAULT_CACHE, calibration=False) if r["kind"] == "document"]
     jobs = [(r["path"], r["source_id"].split("#")[0], 0) for r in sorted(rows, key=lambda r: r["source_id"])]
@@ -84,7 +90,8 @@ def build_pool(seed: int, rendered: list[Path], limit: int | None, workers: int,
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(jobs))
     jobs = [jobs[i] for i in order][:limit]
-    jobs = [(path, group, seed * 1_000_003 + n, bed_share) for n, (path, group, _) in enumerate(jobs)]
+    jobs = [(path, group, seed * 1_000_003 + n, bed_share, motion_share, motion)
+            for n, (path, group, _) in enumerate(jobs)]
     train_crops, train_labels, val = [], [], []
     started = time.monotonic()
     with Pool(workers) as pool:
@@ -138,6 +145,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="folders of pages rendered by render_pages (training fonts and sentences)")
     parser.add_argument("--bed-share", type=float, default=0.0,
                         help="share of pages put on a dark scanner bed, skewed and deskewed, before glyphs are cut")
+    parser.add_argument("--motion-share", type=float, default=0.0,
+                        help="share of pages smeared by a shaking hand before glyphs are cut")
+    parser.add_argument("--motion", type=int, default=17, help="the longest smear, in pixels")
+    parser.add_argument("--init", type=Path, default=None, help="continue from these weights")
+    parser.add_argument("--teacher", type=Path, default=None,
+                        help="keep this network's answers on the crops of --teacher-pool (learning without forgetting)")
+    parser.add_argument("--teacher-pool", type=Path, default=None, help="a pool cache of crops to distil on")
+    parser.add_argument("--teacher-share", type=float, default=0.5, help="share of each batch from --teacher-pool")
+    parser.add_argument("--distill", type=float, default=1.0, help="weight of the teacher term")
     parser.add_argument("--pool-cache", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("rotbgr_core/weights/glyphs.pt"))
     args = parser.parse_args(argv)
@@ -150,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         train = [data["crops"], data["labels"]]
         val = [(data[f"vc_{i:05d}"], data[f"vl_{i:05d}"]) for i in range(int(data["val_count"]))]
     else:
-        pool = build_pool(args.seed, args.rendered, args.limit_pages, args.workers, args.bed_share)
+        pool = build_pool(args.seed, args.rendered, args.limit_pages, args.workers, args.bed_share,
+                          args.motion_share, args.motion)
         train, val = pool["train"], pool["val"]
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, crops=train[0], labels=train[1], val_count=len(val),
@@ -158,6 +175,16 @@ def main(argv: list[str] | None = None) -> int:
                  **{f"vl_{i:05d}": lab for i, (_, lab) in enumerate(val)})
     crops, labels = train
     net = GlyphNet(args.width)
+    if args.init is not None:
+        payload = torch.load(args.init, map_location="cpu", weights_only=True)
+        net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+    teacher, kept = None, np.zeros((0, 1, 1), np.uint8)
+    if args.teacher is not None and args.teacher_pool is not None:
+        teacher = GlyphNet(args.width)
+        payload = torch.load(args.teacher, map_location="cpu", weights_only=True)
+        teacher.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+        teacher.eval()
+        kept = np.load(args.teacher_pool, allow_pickle=False)["crops"]
     optimiser = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
@@ -165,9 +192,18 @@ def main(argv: list[str] | None = None) -> int:
     best = -1.0
     started = time.monotonic()
     for step in range(1, args.steps + 1):
-        pick = rng.integers(0, len(crops), args.batch)
+        kept_count = int(round(args.batch * args.teacher_share)) if teacher is not None else 0
+        pick = rng.integers(0, len(crops), args.batch - kept_count)
         batch = normalise_glyphs(_augment(crops[pick], rng))
         loss = loss_fn(net(batch), torch.from_numpy(labels[pick]))
+        if teacher is not None:
+            # On crops of the teacher's pool, stay with its whole distribution: the smeared crops teach a
+            # smear without moving what the shipped network reads in the scripts this pool holds few pages of.
+            old = normalise_glyphs(_augment(kept[rng.integers(0, len(kept), kept_count)], rng))
+            with torch.no_grad():
+                target = torch.softmax(teacher(old), 1)
+            loss = loss + args.distill * nn.functional.kl_div(
+                torch.log_softmax(net(old), 1), target, reduction="batchmean")
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
