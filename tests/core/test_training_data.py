@@ -305,3 +305,25 @@ def test_screen_sets_split_the_screenshots_by_file_and_pose_each_once(tmp_path: 
         posed = Image.open(tmp_path / "out" / "screens_a" / truth["path"])
         assert posed.size == expected.size
         assert np.abs(np.asarray(posed, dtype=int) - np.asarray(expected, dtype=int)).max() <= 1
+
+
+def _sharpness(crops: np.ndarray) -> float:
+    """Mean absolute step between neighbouring pixels: a smear lowers it."""
+    work = crops.astype(np.float32)
+    return float(np.abs(np.diff(work, axis=-1)).mean() + np.abs(np.diff(work, axis=-2)).mean())
+
+
+def test_smeared_training_pages_give_smeared_windows_and_glyphs_with_the_same_labels() -> None:
+    """``docorient_pool --motion`` and ``train_glyphs --motion-share`` smear the page before cutting it."""
+    from rotbgr_core.training import docorient_pool, train_glyphs
+
+    page = str(Path(__file__).resolve().parents[1] / "resources" / "upright" / "text_page.png")
+    sharp = docorient_pool._page_job((page, 5, 2, 12, 0))
+    smeared = docorient_pool._page_job((page, 5, 2, 12, 15))
+    assert len(sharp) >= 12 and len(smeared) >= 12
+    assert _sharpness(np.stack(smeared)) < 0.9 * _sharpness(np.stack(sharp))
+    group, crops, labels = train_glyphs._page_job((page, "g", 3, 0.0, 0.0, 15))
+    _, smeared_crops, smeared_labels = train_glyphs._page_job((page, "g", 3, 0.0, 1.0, 15))
+    assert group == "g" and len(crops) >= 20 and len(smeared_crops) >= 20
+    assert len(set(labels.tolist())) == 1 and len(set(smeared_labels.tolist())) == 1  # one pose for the whole page
+    assert _sharpness(smeared_crops) < 0.8 * _sharpness(crops)
