@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool-cache", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("rotbgr_core/weights/glyphs.pt"))
     args = parser.parse_args(argv)
+    if (args.teacher is None) != (args.teacher_pool is None):
+        parser.error("--teacher and --teacher-pool go together")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         payload = torch.load(args.init, map_location="cpu", weights_only=True)
         net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
     teacher, kept = None, np.zeros((0, 1, 1), np.uint8)
-    if args.teacher is not None and args.teacher_pool is not None:
+    if args.teacher is not None and args.teacher_pool is not None:  # both or neither (checked above)
         teacher = GlyphNet(args.width)
         payload = torch.load(args.teacher, map_location="cpu", weights_only=True)
         teacher.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
