@@ -260,7 +260,7 @@ def test_pages_in_a_dim_room_are_read_flattened(predictor: DocumentAwarePredicto
 
 @pytest.mark.parametrize("name", ["text_page.png", "armenian_page.png"])
 def test_pages_smeared_by_a_shaking_hand_are_read(predictor: DocumentAwarePredictor, name: str) -> None:
-    """Smeared over 5 px (a quarter of a line's height), in a direction turning with the pose.
+    """Smeared over 5 px of the 1,024 px page, in a direction turning with the pose.
 
     Before (2026-12-07, session 29) the window network had never seen a smear: right in 4 (text) and 7 (Armenian)
     of these 8 poses, the text page wrong at 0.96 and 0.99.
