@@ -130,6 +130,12 @@ def evaluate(net: GlyphNet, val: list[tuple[np.ndarray, np.ndarray]]) -> tuple[f
     return pages / max(1, len(val)), glyphs / max(1, total)
 
 
+def _load_weights(net: GlyphNet, path: Path) -> None:
+    """Load a saved (fp16) glyph network's weights into ``net`` as fp32."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the pool, train, keep the best checkpoint by page accuracy."""
     parser = argparse.ArgumentParser(prog="rotbgr train glyphs")
@@ -178,13 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     crops, labels = train
     net = GlyphNet(args.width)
     if args.init is not None:
-        payload = torch.load(args.init, map_location="cpu", weights_only=True)
-        net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+        _load_weights(net, args.init)
     teacher, kept = None, np.zeros((0, 1, 1), np.uint8)
     if args.teacher is not None and args.teacher_pool is not None:  # both or neither (checked above)
         teacher = GlyphNet(args.width)
-        payload = torch.load(args.teacher, map_location="cpu", weights_only=True)
-        teacher.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+        _load_weights(teacher, args.teacher)
         teacher.eval()
         kept = np.load(args.teacher_pool, allow_pickle=False)["crops"]
     optimiser = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
