@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     """Build the pool, train, keep the best checkpoint by page accuracy."""
     parser = argparse.ArgumentParser(prog="rotbgr train glyphs")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--steps", type=int, default=4000, help="training steps; 0 builds the pool cache and stops")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--width", type=int, default=16)
@@ -181,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         np.savez(cache, crops=train[0], labels=train[1], val_count=len(val),
                  **{f"vc_{i:05d}": c for i, (c, _) in enumerate(val)},
                  **{f"vl_{i:05d}": lab for i, (_, lab) in enumerate(val)})
+    if args.steps == 0:
+        LOG.info("pool cache %s: %d training crops, %d validation pages", cache, len(train[0]), len(val))
+        return 0
     crops, labels = train
     net = GlyphNet(args.width)
     if args.init is not None:

@@ -327,3 +327,28 @@ def test_smeared_training_pages_give_smeared_windows_and_glyphs_with_the_same_la
     assert group == "g" and len(crops) >= 20 and len(smeared_crops) >= 20
     assert len(set(labels.tolist())) == 1 and len(set(smeared_labels.tolist())) == 1  # one pose for the whole page
     assert _sharpness(smeared_crops) < 0.8 * _sharpness(crops)
+
+
+def test_glyph_training_builds_only_its_pool_at_zero_steps_and_keeps_a_teacher(tmp_path: Path) -> None:
+    """``train_glyphs --steps 0`` stops after the pool cache; a short run with a teacher saves loadable weights."""
+    import torch
+
+    from rotbgr_core.glyphs import GlyphNet
+    from rotbgr_core.training import train_glyphs
+
+    page = str(Path(__file__).resolve().parents[1] / "resources" / "upright" / "text_page.png")
+    jobs = [train_glyphs._page_job((page, "g", seed, 0.0, 0.0, 15)) for seed in range(4)]
+    crops = np.concatenate([job[1] for job in jobs])
+    labels = np.concatenate([job[2] for job in jobs])
+    cache = tmp_path / "pool.npz"
+    np.savez(cache, crops=crops, labels=labels, val_count=2,
+             vc_00000=jobs[0][1], vl_00000=jobs[0][2], vc_00001=jobs[1][1], vl_00001=jobs[1][2])
+    out = tmp_path / "glyphs.pt"
+    assert train_glyphs.main(["--steps", "0", "--pool-cache", str(cache), "--out", str(out)]) == 0
+    assert not out.exists()
+    teacher = tmp_path / "teacher.pt"
+    torch.save({"state_dict": {k: v.half() for k, v in GlyphNet(16).state_dict().items()}}, teacher)
+    assert train_glyphs.main(["--steps", "2", "--batch", "16", "--threads", "1", "--pool-cache", str(cache),
+                              "--teacher", str(teacher), "--teacher-pool", str(cache), "--out", str(out)]) == 0
+    saved = torch.load(out, map_location="cpu", weights_only=True)
+    assert set(saved["state_dict"]) == set(GlyphNet(16).state_dict())
