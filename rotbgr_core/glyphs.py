@@ -205,6 +205,54 @@ GLYPH_AGREED_CONFIDENCE = 0.95
 GLYPH_CONFIDENCE = 0.75
 
 
+#: A page whose fine detail is this much weaker (natural log of power) in its most smeared direction than in its
+#: sharpest one was smeared by a shaking hand, and its glyphs are not read. Chosen on the calibration sets and the
+#: script probes (see ``docs/ACCURACY.md``, "2026-12-07 (session 30)").
+SMEAR_ANISOTROPY = 3.5
+#: The band of spatial frequencies measured, in cycles a pixel of the page shrunk to :data:`SMEAR_SIDE`: a smear
+#: of 5 px or more takes out most of it along its direction, while text keeps detail there in every direction.
+SMEAR_BAND = (0.12, 0.35)
+SMEAR_SIDE = 1024
+SMEAR_SECTORS = 18
+#: Directions within this many degrees of the axes are left out: the long straight rules of a table or a frame,
+#: which the deskew turns onto the axes, put their power there, as a smear would seem to.
+SMEAR_AXIS_CONE = 1.0
+
+
+def smear_anisotropy(gray: U8) -> float:
+    """The spread, over directions, of a deskewed page's fine detail: log power in its sharpest against its weakest.
+
+    A shaking hand smears a photographed page along one direction, and a smear of length ``L`` takes out the
+    frequencies above about ``1 / L`` along it (its spectrum is a sinc), whatever the page shows. A sharp page's
+    strokes run every way. Measured on the page shrunk to :data:`SMEAR_SIDE`, under a Hann window (so that its
+    edges make no streaks), in :data:`SMEAR_SECTORS` sectors of the half plane, less :data:`SMEAR_AXIS_CONE`.
+    """
+    scale = SMEAR_SIDE / max(gray.shape)
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    work = small.astype(np.float32)
+    work -= work.mean()
+    height, width = work.shape
+    work *= np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
+    power = np.abs(np.fft.rfft2(work)) ** 2
+    fy, fx = np.fft.fftfreq(height)[:, None], np.fft.rfftfreq(width)[None, :]
+    radius = np.hypot(fy, fx)
+    direction = np.degrees(np.arctan2(fy, fx)) % 180.0
+    off_axis = np.abs((direction + 45.0) % 90.0 - 45.0) >= SMEAR_AXIS_CONE
+    band = (radius > SMEAR_BAND[0]) & (radius < SMEAR_BAND[1]) & off_axis
+    sector = np.minimum((direction[band] * SMEAR_SECTORS / 180.0).astype(np.int64), SMEAR_SECTORS - 1)
+    counts = np.bincount(sector, minlength=SMEAR_SECTORS)
+    if counts.min() == 0:
+        return 0.0  # too small a page to tell
+    mean_power = np.bincount(sector, weights=power[band], minlength=SMEAR_SECTORS) / counts
+    logs = np.log(mean_power + 1e-9)
+    return float(logs.max() - logs.min())
+
+
+def is_smeared(gray: U8) -> bool:
+    """Whether a deskewed page was smeared by a shaking hand (see :func:`smear_anisotropy`)."""
+    return smear_anisotropy(gray) >= SMEAR_ANISOTROPY
+
+
 def paper_share(gray: U8) -> float:
     """Share of a (shrunk) grey image within 12 grey levels of its median: bare paper in a figure or a page."""
     scale = 256 / max(gray.shape)

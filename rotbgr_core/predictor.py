@@ -274,6 +274,7 @@ class DocumentAwarePredictor:
             agrees_with,
             checks_vertical_flip,
             glyph_verdict,
+            is_smeared,
             overrules_page,
             prefers_vertical_flip,
         )
@@ -282,6 +283,11 @@ class DocumentAwarePredictor:
         unsure = estimate.confidence < PAGE_SURE_MAX_CONFIDENCE
         if (self.glyphs is None or not (unsure or checks_vertical_flip(fused, index)) or raw.skew_angle is None
                 or raw.deskewed is None or raw.deskewed_ink_components is None):
+            return estimate
+        if is_smeared(raw.deskewed):
+            # The glyph network learned sharp glyphs: it reads smeared ones upside down and mirrored, and would
+            # turn a sound page verdict into its vertical flip. Networks fine-tuned on smeared pages only
+            # trusted their own reading less (rotbgr_core/training/README.md, "2026-12-07 (session 30)").
             return estimate
         scores = self.glyphs.read_page(raw.deskewed, raw.deskewed_ink_components)
         if unsure:

@@ -17,6 +17,7 @@ from rotbgr_core.glyphs import (
     MAX_GLYPHS,
     NUM_CLASSES,
     SCREEN_FLAT_SHARE,
+    SMEAR_ANISOTROPY,
     GlyphNet,
     GlyphReader,
     GlyphVerdict,
@@ -26,11 +27,13 @@ from rotbgr_core.glyphs import (
     glyph_boxes,
     glyph_crops,
     glyph_verdict,
+    is_smeared,
     overrules_page,
     paper_share,
     prefers_vertical_flip,
     reads_figure,
     reads_screen,
+    smear_anisotropy,
 )
 from rotbgr_core.predictor import GLYPH_WEIGHTS, DocumentAwarePredictor, load_predictor
 from rotbgr_core.skew import ink_components
@@ -195,6 +198,20 @@ def test_a_screenshot_is_answered_by_its_glyphs_only_when_they_are_sure() -> Non
     assert not reads_screen(GlyphVerdict(glyphs=4, index=2, turn_margin=25.0))  # too few glyphs to trust
     assert not reads_screen(None)
     assert not reads_figure(sure)  # a figure, mostly paper, needs a mean margin of 1 a glyph
+
+
+@pytest.mark.parametrize("name", ["text_page.png", "armenian_page.png", "hangul_page.png", "odia_page.png",
+                                  "tibetan_page.png", "hebrew_page.png", "greek_page.png"])
+def test_a_page_smeared_by_a_shaking_hand_is_told_from_a_sharp_one(name: str) -> None:
+    """A sharp page in any of seven scripts is not smeared; smeared over 17 px, across, down or aslant, it is."""
+    from rotbgr_core.training.devset import motion_blurred
+
+    upright = Image.open(UPRIGHT / name).convert("RGB")
+    assert not is_smeared(np.asarray(upright.convert("L")))
+    for direction in (0.0, 45.0, 90.0, 135.0):
+        smeared = np.asarray(motion_blurred(upright, 17, direction).convert("L"))
+        assert smear_anisotropy(smeared) >= SMEAR_ANISOTROPY + 0.3, (name, direction)
+    assert smear_anisotropy(np.full((6, 6), 200, np.uint8)) == 0.0  # too small to tell: not smeared
 
 
 def test_network_shapes_and_weights_format(tmp_path: Path) -> None:

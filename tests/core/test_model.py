@@ -269,6 +269,21 @@ def test_pages_smeared_by_a_shaking_hand_are_read(predictor: DocumentAwarePredic
     assert_sure_page_in_every_pose(predictor, upright, lambda image, index: motion_blurred(image, 5, 22.5 * index))
 
 
+def test_the_glyphs_do_not_turn_a_smeared_page_upside_down(predictor: DocumentAwarePredictor) -> None:
+    """Smeared over 13 px: the glyph network, which learned sharp glyphs only, is not asked.
+
+    Before (2026-12-07, session 30) it read these two poses of the Armenian page as their vertical flips (a half
+    turn, mirrored) and overruled the right page verdicts, at 0.75.
+    """
+    upright = Image.open(UPRIGHT / "armenian_page.png").convert("RGB")
+    poses = [(1, 90.0), (5, -178.0)]  # indices into PAGE_POSES: the smear's direction turns with the index
+    estimates = predictor.predict_images([motion_blurred(make_rotated(upright, angle, False, fill=(255, 255, 255)),
+                                                         13, 22.5 * index) for index, angle in poses])
+    for (_, angle), estimate in zip(poses, estimates, strict=True):
+        assert angle_difference(estimate.angle, angle) < 0.5 and not estimate.mirrored, (angle, estimate)
+        assert estimate.confidence >= 0.8
+
+
 def test_a_dark_photo_keeps_its_own_reading(predictor: DocumentAwarePredictor) -> None:
     """A night-sky photo may look like a dark page; its negative is a photo, so its answer is its own."""
     rocket = Image.open(UPRIGHT / "rocket.jpg").convert("RGB")
