@@ -205,6 +205,18 @@ GLYPH_AGREED_CONFIDENCE = 0.95
 GLYPH_CONFIDENCE = 0.75
 
 
+def _shrunk(gray: U8, side: int) -> U8:
+    """``gray`` scaled by ``side / long side`` when that is under 1 (area interpolation), else as it is.
+
+    Unlike :func:`rotbgr_core.learned.shrink`, the scale is exact rather than derived from a rounded size: the
+    thresholds on :func:`paper_share` and :func:`smear_anisotropy` were chosen on images shrunk this way.
+    """
+    scale = side / max(gray.shape)
+    if scale >= 1:
+        return gray
+    return np.asarray(cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
 #: A page whose fine detail is this much weaker (natural log of power) in its most smeared direction than in its
 #: sharpest one was smeared by a shaking hand, and its glyphs are not read. Chosen on the calibration sets and the
 #: script probes (see ``docs/ACCURACY.md``, "2026-12-07 (session 30)").
@@ -230,9 +242,7 @@ def smear_anisotropy(gray: U8) -> float:
     strokes run every way. Measured on the page shrunk to :data:`SMEAR_SIDE`, under a Hann window (so that its
     edges make no streaks), in :data:`SMEAR_SECTORS` sectors of the half plane, less :data:`SMEAR_AXIS_CONE`.
     """
-    scale = SMEAR_SIDE / max(gray.shape)
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    work = small.astype(np.float32)
+    work = _shrunk(gray, SMEAR_SIDE).astype(np.float32)
     work -= work.mean()
     height, width = work.shape
     work *= np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
@@ -258,8 +268,7 @@ def is_smeared(gray: U8) -> bool:
 
 def paper_share(gray: U8) -> float:
     """Share of a (shrunk) grey image within 12 grey levels of its median: bare paper in a figure or a page."""
-    scale = 256 / max(gray.shape)
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    small = _shrunk(gray, 256)
     return float(np.mean(np.abs(small.astype(np.int16) - int(np.median(small))) <= 12))
 
 
