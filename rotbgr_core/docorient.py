@@ -14,7 +14,7 @@ thumbnail of it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -336,6 +336,14 @@ def calibrated_confidence(page: PageOrientation, weights: NDArray[np.float64] | 
     return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
 
 
+#: A page smeared by a shaking hand (:func:`rotbgr_core.glyphs.is_smeared`) is fused with its windows at most at
+#: this weight, and without the main model's text patches: the patches never saw a smeared stroke, and the windows
+#: read heavy smears worse than the main model's global view. Chosen on the calibration pages smeared 15 px across,
+#: 11 px down and 7 px across (``docs/ACCURACY.md``, "2026-12-07 (session 31)").
+SMEARED_WINDOW_WEIGHT = 0.3
+SMEARED_PATCH_WEIGHT = 0.0
+
+
 @dataclass(frozen=True)
 class Fusion:
     """How a page's two verdicts are combined, fitted on held-out training pages.
@@ -360,6 +368,10 @@ class Fusion:
     def scores(self, base_log_probs: NDArray[np.float64], window_scores: NDArray[np.float64]) -> NDArray[np.float64]:
         """The page's fused 8-class log-probabilities (:func:`fused_scores` with this fusion's weight and quorum)."""
         return fused_scores(base_log_probs, window_scores, self.doc_weight, self.turn_quorum)
+
+    def for_smeared(self) -> Fusion:
+        """This fusion as it reads a smeared page (:data:`SMEARED_WINDOW_WEIGHT`, :data:`SMEARED_PATCH_WEIGHT`)."""
+        return replace(self, doc_weight=min(self.doc_weight, SMEARED_WINDOW_WEIGHT), patch_weight=SMEARED_PATCH_WEIGHT)
 
     def base_overrides(self) -> dict[str, float]:
         """The main model's calibration fields that this fusion replaces, by name (as stored in the weights file)."""

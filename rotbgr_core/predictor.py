@@ -188,6 +188,7 @@ class DocumentAwarePredictor:
     def _fused(self, images: Sequence[Image.Image], base: LearnedPredictor) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
         from rotbgr_core.docorient import NUM_CLASSES, deskewed_windows, fused_class, score_windows
+        from rotbgr_core.glyphs import is_smeared
         from rotbgr_core.learned import combine_log_probs, decide
 
         fusion = self.orienter.fusion
@@ -196,6 +197,10 @@ class DocumentAwarePredictor:
         estimates = [decide(raw, base.calibration) for raw in raws]
         # The main model's verdict as the fusion takes it (its patch and ascender weights may be the fusion's).
         page_calibration = base.calibration.with_text_weights(fusion.patch_weight, fusion.updown_weight)
+        # A page smeared by a shaking hand leans on the main model's global view (see Fusion.for_smeared).
+        smeared_fusion = fusion.for_smeared()
+        smeared_calibration = base.calibration.with_text_weights(smeared_fusion.patch_weight,
+                                                                 smeared_fusion.updown_weight)
         # measure() deskews every page it calls a document (and keeps the page and its ink for the windows).
         # The windows of all the batch's pages go through the window network together: one call, not one a page.
         pages = [index for index, (raw, estimate) in enumerate(zip(raws, estimates, strict=True))
@@ -221,11 +226,14 @@ class DocumentAwarePredictor:
             if raw.featureless:
                 return estimate  # decide() left it as it is: no page reading can do better
             if index in page_scores:
-                assert raw.skew_angle is not None
-                base_scores = combine_log_probs(raw, page_calibration).astype(np.float64)
+                assert raw.skew_angle is not None and raw.deskewed is not None
+                smeared = is_smeared(raw.deskewed)
+                page_fusion, calibration = (smeared_fusion, smeared_calibration) if smeared else (
+                    fusion, page_calibration)
+                base_scores = combine_log_probs(raw, calibration).astype(np.float64)
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
-                                              fusion)
-                return self._glyph_page(raw, estimate, fusion.scores(base_scores, page_scores[index]))
+                                              page_fusion)
+                return self._glyph_page(raw, estimate, page_fusion.scores(base_scores, page_scores[index]), smeared)
             rescued = None
             if self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
                 rescued = self._as_page(image, raw, page_calibration, fusion)
@@ -259,10 +267,11 @@ class DocumentAwarePredictor:
         return Estimate(angle=normalize_angle(skew_angle + turn), mirrored=mirrored,
                         confidence=round(confidence, 6), kind="document")
 
-    def _glyph_page(self, raw: RawResult, estimate: Estimate, fused: NDArray[np.float64]) -> Estimate:
+    def _glyph_page(self, raw: RawResult, estimate: Estimate, fused: NDArray[np.float64], smeared: bool) -> Estimate:
         """A read page's answer, or its glyphs' where they are sure and its verdict is not; surer where they agree.
 
-        ``fused``: the page verdict's 8-class log-probabilities (relative to the deskewed page). The answer is also
+        ``fused``: the page verdict's 8-class log-probabilities (relative to the deskewed page); ``smeared``: whether
+        the page was smeared by a shaking hand (:func:`rotbgr_core.glyphs.is_smeared`). The answer is also
         checked against its vertical flip (a half turn and the other mirror flag), the one confusion of the window
         network that the glyphs see through.
         """
@@ -274,7 +283,6 @@ class DocumentAwarePredictor:
             agrees_with,
             checks_vertical_flip,
             glyph_verdict,
-            is_smeared,
             overrules_page,
             prefers_vertical_flip,
         )
@@ -284,7 +292,7 @@ class DocumentAwarePredictor:
         if (self.glyphs is None or not (unsure or checks_vertical_flip(fused, index)) or raw.skew_angle is None
                 or raw.deskewed is None or raw.deskewed_ink_components is None):
             return estimate
-        if is_smeared(raw.deskewed):
+        if smeared:
             # The glyph network learned sharp glyphs: it reads smeared ones upside down and mirrored, and would
             # turn a sound page verdict into its vertical flip. Networks fine-tuned on smeared pages only
             # trusted their own reading less (rotbgr_core/training/README.md, "2026-12-07 (session 30)").

@@ -93,8 +93,8 @@ def test_true_class_is_relative_to_the_measured_skew() -> None:
     assert true_class(40.0, False, 0.0) is None  # the skew itself is wrong: no class is right
 
 
-def test_fusion_adds_both_verdicts_and_round_trips() -> None:
-    from rotbgr_core.docorient import Fusion, fused_decision, fused_scores
+def test_fusion_adds_both_verdicts_round_trips_and_leans_on_the_view_when_smeared() -> None:
+    from rotbgr_core.docorient import SMEARED_WINDOW_WEIGHT, Fusion, fused_decision, fused_scores
 
     base = np.log(np.full(8, 0.02))
     base[class_of(0, False)] = np.log(0.86)
@@ -108,6 +108,13 @@ def test_fusion_adds_both_verdicts_and_round_trips() -> None:
     assert Fusion.from_dict(fusion.to_dict()) == fusion
     index, confidence = fused_decision(base, windows, fusion, skew_strength=0.8)
     assert index == class_of(2, True) and 0.0 < confidence < 1.0
+    # A smeared page: the windows count for less and the main model's text patches not at all.
+    smeared = fusion.for_smeared()
+    assert smeared.doc_weight == SMEARED_WINDOW_WEIGHT < fusion.doc_weight
+    assert smeared.base_overrides() == {"patch_weight": 0.0}
+    assert (smeared.windows, smeared.coef, smeared.turn_quorum) == (fusion.windows, fusion.coef, fusion.turn_quorum)
+    assert int(np.argmax(smeared.scores(base, windows[:3]))) == class_of(0, False)
+    assert int(np.argmax(fusion.scores(base, windows[:3]))) == class_of(2, True)  # three windows outvote it unsmeared
 
 
 def test_sparse_pages_are_scaled_by_their_glyphs() -> None:

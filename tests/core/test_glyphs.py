@@ -149,7 +149,7 @@ def test_a_page_read_as_its_vertical_flip_is_put_right_by_its_glyphs(mirrored: b
         fused[index], fused[vertical_flip_of(index)] = -0.05, -3.0
         estimate = Estimate(angle=normalize_angle(raw.skew_angle + 90.0 * (index // 2)), mirrored=bool(index % 2),
                             confidence=confidence, kind="document")
-        return predictor._glyph_page(raw, estimate, fused)
+        return predictor._glyph_page(raw, estimate, fused, smeared=False)
 
     wrong = answered(vertical_flip_of(truth))
     assert angle_difference(wrong.angle, 90.0) < 2.0 and wrong.mirrored == mirrored
