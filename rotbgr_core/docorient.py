@@ -342,6 +342,13 @@ def calibrated_confidence(page: PageOrientation, weights: NDArray[np.float64] | 
 #: 11 px down and 7 px across (``docs/ACCURACY.md``, "2026-12-07 (session 31)").
 SMEARED_WINDOW_WEIGHT = 0.3
 SMEARED_PATCH_WEIGHT = 0.0
+#: A page whose long side is under this many pixels is a thumbnail: its text is a few pixels high, too small for the
+#: main model's ascender cue (its ink blurs into bars), while the windows, cut at a normalised line pitch, still read
+#: it. Such a page is fused without that cue and with its windows at least at :data:`SMALL_WINDOW_WEIGHT`. Chosen on
+#: the calibration pages shrunk to 320, 480 and 640 px (``docs/ACCURACY.md``, "2026-12-07 (session 31, later)").
+SMALL_PAGE_SIDE = 400
+SMALL_WINDOW_WEIGHT = 1.0
+SMALL_UPDOWN_WEIGHT = 0.0
 
 
 @dataclass(frozen=True)
@@ -372,6 +379,10 @@ class Fusion:
     def for_smeared(self) -> Fusion:
         """This fusion as it reads a smeared page (:data:`SMEARED_WINDOW_WEIGHT`, :data:`SMEARED_PATCH_WEIGHT`)."""
         return replace(self, doc_weight=min(self.doc_weight, SMEARED_WINDOW_WEIGHT), patch_weight=SMEARED_PATCH_WEIGHT)
+
+    def for_small(self) -> Fusion:
+        """This fusion as it reads a thumbnail page (:data:`SMALL_WINDOW_WEIGHT`, :data:`SMALL_UPDOWN_WEIGHT`)."""
+        return replace(self, doc_weight=max(self.doc_weight, SMALL_WINDOW_WEIGHT), updown_weight=SMALL_UPDOWN_WEIGHT)
 
     def base_overrides(self) -> dict[str, float]:
         """The main model's calibration fields that this fusion replaces, by name (as stored in the weights file)."""

@@ -187,7 +187,7 @@ class DocumentAwarePredictor:
 
     def _fused(self, images: Sequence[Image.Image], base: LearnedPredictor) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
-        from rotbgr_core.docorient import NUM_CLASSES, deskewed_windows, fused_class, score_windows
+        from rotbgr_core.docorient import NUM_CLASSES, SMALL_PAGE_SIDE, deskewed_windows, fused_class, score_windows
         from rotbgr_core.glyphs import is_smeared
         from rotbgr_core.learned import combine_log_probs, decide
 
@@ -195,12 +195,13 @@ class DocumentAwarePredictor:
         assert fusion is not None
         raws = base.measure(images)
         estimates = [decide(raw, base.calibration) for raw in raws]
-        # The main model's verdict as the fusion takes it (its patch and ascender weights may be the fusion's).
-        page_calibration = base.calibration.with_text_weights(fusion.patch_weight, fusion.updown_weight)
-        # A page smeared by a shaking hand leans on the main model's global view (see Fusion.for_smeared).
-        smeared_fusion = fusion.for_smeared()
-        smeared_calibration = base.calibration.with_text_weights(smeared_fusion.patch_weight,
-                                                                 smeared_fusion.updown_weight)
+        # The main model's verdict as the fusion takes it (its patch and ascender weights may be the fusion's). A page
+        # smeared by a shaking hand leans on the main model's global view, and a thumbnail page on its windows (see
+        # Fusion.for_smeared and Fusion.for_small).
+        variants = {name: (variant, base.calibration.with_text_weights(variant.patch_weight, variant.updown_weight))
+                    for name, variant in (("plain", fusion), ("smeared", fusion.for_smeared()),
+                                          ("small", fusion.for_small()))}
+        page_calibration = variants["plain"][1]
         # measure() deskews every page it calls a document (and keeps the page and its ink for the windows).
         # The windows of all the batch's pages go through the window network together: one call, not one a page.
         pages = [index for index, (raw, estimate) in enumerate(zip(raws, estimates, strict=True))
@@ -228,8 +229,8 @@ class DocumentAwarePredictor:
             if index in page_scores:
                 assert raw.skew_angle is not None and raw.deskewed is not None
                 smeared = is_smeared(raw.deskewed)
-                page_fusion, calibration = (smeared_fusion, smeared_calibration) if smeared else (
-                    fusion, page_calibration)
+                small = max(image.size) < SMALL_PAGE_SIDE
+                page_fusion, calibration = variants["smeared" if smeared else "small" if small else "plain"]
                 base_scores = combine_log_probs(raw, calibration).astype(np.float64)
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
                                               page_fusion)

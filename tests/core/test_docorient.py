@@ -93,8 +93,8 @@ def test_true_class_is_relative_to_the_measured_skew() -> None:
     assert true_class(40.0, False, 0.0) is None  # the skew itself is wrong: no class is right
 
 
-def test_fusion_adds_both_verdicts_round_trips_and_leans_on_the_view_when_smeared() -> None:
-    from rotbgr_core.docorient import SMEARED_WINDOW_WEIGHT, Fusion, fused_decision, fused_scores
+def test_fusion_adds_both_verdicts_round_trips_and_changes_for_smeared_and_thumbnail_pages() -> None:
+    from rotbgr_core.docorient import SMALL_WINDOW_WEIGHT, SMEARED_WINDOW_WEIGHT, Fusion, fused_decision, fused_scores
 
     base = np.log(np.full(8, 0.02))
     base[class_of(0, False)] = np.log(0.86)
@@ -115,6 +115,12 @@ def test_fusion_adds_both_verdicts_round_trips_and_leans_on_the_view_when_smeare
     assert (smeared.windows, smeared.coef, smeared.turn_quorum) == (fusion.windows, fusion.coef, fusion.turn_quorum)
     assert int(np.argmax(smeared.scores(base, windows[:3]))) == class_of(0, False)
     assert int(np.argmax(fusion.scores(base, windows[:3]))) == class_of(2, True)  # three windows outvote it unsmeared
+    # A thumbnail page: no ascender cue, and the windows count for more.
+    small = fusion.for_small()
+    assert small.doc_weight == SMALL_WINDOW_WEIGHT > fusion.doc_weight
+    assert small.base_overrides() == {"updown_weight": 0.0}
+    assert int(np.argmax(small.scores(base, windows[:2]))) == class_of(2, True)
+    assert int(np.argmax(fusion.scores(base, windows[:2]))) == class_of(0, False)  # two windows do not, at 0.5
 
 
 def test_sparse_pages_are_scaled_by_their_glyphs() -> None:

@@ -32,7 +32,7 @@ from rotbgr_core.predictor import (
     load_predictor,
     set_classical_threads,
 )
-from rotbgr_core.training.devset import dimmed, edge_shadow, light_ramp, motion_blurred, vignette
+from rotbgr_core.training.devset import dimmed, edge_shadow, light_ramp, motion_blurred, shrunk, vignette
 from rotbgr_core.types import Estimate
 from tests.core.helpers import blank_scan
 
@@ -301,6 +301,21 @@ def test_a_heavily_smeared_page_leans_on_the_main_models_view(predictor: Documen
         angle, mirrored = PAGE_POSES[index]
         assert estimate.kind == "document", (name, index, estimate)
         assert angle_difference(estimate.angle, angle) < 2.0 and estimate.mirrored == mirrored, (name, index, estimate)
+
+
+def test_thumbnail_pages_are_read_by_their_windows(predictor: DocumentAwarePredictor) -> None:
+    """A page under 400 px is fused without the ascender cue, which its few-pixel text cannot give.
+
+    Before (2026-12-07, session 31) the Korean page at 290 px came back mirrored at 0.75 in one pose, and five poses
+    of the Armenian page at 260 px were right but under 0.8.
+    """
+    assert_sure_page_in_every_pose(predictor, Image.open(UPRIGHT / "armenian_page.png").convert("RGB"),
+                                   lambda image, _: shrunk(image, 260))
+    hangul = Image.open(UPRIGHT / "hangul_page.png").convert("RGB")
+    estimates = predictor.predict_images([shrunk(make_rotated(hangul, angle, mirrored, fill=(255, 255, 255)), 290)
+                                          for angle, mirrored in PAGE_POSES])
+    for (angle, mirrored), estimate in zip(PAGE_POSES, estimates, strict=True):
+        assert angle_difference(estimate.angle, angle) < 2.0 and estimate.mirrored == mirrored, (angle, estimate)
 
 
 def test_a_dark_photo_keeps_its_own_reading(predictor: DocumentAwarePredictor) -> None:
