@@ -16,6 +16,9 @@ more are skipped (their windows have no clean label).
 ``--motion MAX`` smears every input by 3 to ``MAX`` pixels in a random
 direction first (``devset.motion_blurred``), as a hand-held photo of a page
 is: the windows of such pages teach the network blurred strokes.
+``--shrink LO HI`` shrinks every input to a long side of ``LO`` to ``HI``
+pixels (``devset.shrunk``), as a thumbnail or a web image of a page is: its
+text is a few pixels high.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from rotbgr_core.docorient import PATCH, _windows, deskew
 from rotbgr_core.imageio import PREDICTION_SIZE
 from rotbgr_core.learned import line_direction
 from rotbgr_core.skew import estimate_skew, ink_mask
-from rotbgr_core.training.devset import make_document, make_scan, motion_blurred, sample_pose
+from rotbgr_core.training.devset import make_document, make_scan, motion_blurred, sample_pose, shrunk
 from rotbgr_core.training.sources import DEFAULT_CACHE, read_index
 from rotbgr_core.training.synth import is_calibration
 from rotbgr_core.training.train_docorient import _held_out
@@ -58,9 +61,12 @@ def measured_windows(gray: np.ndarray, count: int) -> tuple[np.ndarray, float, b
     return windows, skew.angle, lines_vertical
 
 
-def _page_job(args: tuple[str, int, int, int, int]) -> list[np.ndarray]:
-    """Upright windows of ``variants`` synthetic inputs made from one page (smeared when ``motion`` > 0)."""
-    path, seed, variants, count, motion = args
+def _page_job(args: tuple[str, int, int, int, int, tuple[int, int] | None]) -> list[np.ndarray]:
+    """Upright windows of ``variants`` synthetic inputs made from one page.
+
+    Smeared when ``motion`` > 0, shrunk to a long side in ``shrink`` (low, high) when given.
+    """
+    path, seed, variants, count, motion, shrink = args
     rng = np.random.default_rng(seed)
     out: list[np.ndarray] = []
     for _ in range(variants):
@@ -71,6 +77,8 @@ def _page_job(args: tuple[str, int, int, int, int]) -> list[np.ndarray]:
             image, _ = make_scan(path, angle, mirrored, rng)
         if motion > 0:
             image = motion_blurred(image, int(rng.integers(3, motion + 1)), float(rng.uniform(0.0, 180.0)))
+        if shrink is not None:
+            image = shrunk(image, int(rng.integers(shrink[0], shrink[1] + 1)))
         image.thumbnail((PREDICTION_SIZE, PREDICTION_SIZE))
         gray = np.asarray(image.convert("L"))
         windows, skew, _ = measured_windows(gray, count)
@@ -98,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a random sample of this many pages (drawn with --seed) instead of all")
     parser.add_argument("--motion", type=int, default=0,
                         help="smear each input by 3 to this many pixels in a random direction first (0: never)")
+    parser.add_argument("--shrink", type=int, nargs=2, default=None, metavar=("LO", "HI"),
+                        help="shrink each input to a long side of LO to HI pixels first (thumbnails)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     cv2.setNumThreads(1)
@@ -113,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         chosen = np.random.default_rng(args.seed).choice(len(rows), args.sample, replace=False)
         rows = [rows[int(i)] for i in sorted(chosen)]
     rows = rows[: args.limit] if args.limit else rows
-    jobs = [(r["path"], args.seed * 1_000_003 + i, args.variants, args.windows, args.motion)
+    shrink = None if args.shrink is None else (int(args.shrink[0]), int(args.shrink[1]))
+    jobs = [(r["path"], args.seed * 1_000_003 + i, args.variants, args.windows, args.motion, shrink)
             for i, r in enumerate(rows)]
     started, windows, pages = time.monotonic(), [], []
     with ProcessPoolExecutor(args.workers) as pool:

@@ -313,15 +313,19 @@ def _sharpness(crops: np.ndarray) -> float:
     return float(np.abs(np.diff(work, axis=-1)).mean() + np.abs(np.diff(work, axis=-2)).mean())
 
 
-def test_smeared_training_pages_give_smeared_windows_and_glyphs_with_the_same_labels() -> None:
-    """``docorient_pool --motion`` and ``train_glyphs --motion-share`` smear the page before cutting it."""
+def test_smeared_or_shrunk_training_pages_give_blurred_windows_and_glyphs_with_the_same_labels() -> None:
+    """``docorient_pool --motion`` and ``train_glyphs --motion-share`` smear the page before cutting it; ``--shrink`` shrinks it."""
     from rotbgr_core.training import docorient_pool, train_glyphs
 
     page = str(Path(__file__).resolve().parents[1] / "resources" / "upright" / "text_page.png")
-    sharp = docorient_pool._page_job((page, 5, 2, 12, 0))
-    smeared = docorient_pool._page_job((page, 5, 2, 12, 15))
+    sharp = docorient_pool._page_job((page, 5, 2, 12, 0, None))
+    smeared = docorient_pool._page_job((page, 5, 2, 12, 15, None))
     assert len(sharp) >= 12 and len(smeared) >= 12
     assert _sharpness(np.stack(smeared)) < 0.9 * _sharpness(np.stack(sharp))
+    # ``docorient_pool --shrink``: a thumbnail's windows, its few-pixel text scaled up to the window's line pitch.
+    small = docorient_pool._page_job((page, 5, 2, 12, 0, (280, 320)))
+    assert len(small) >= 8
+    assert _sharpness(np.stack(small)) < 0.9 * _sharpness(np.stack(sharp))
     group, crops, labels = train_glyphs._page_job((page, "g", 3, 0.0, 0.0, 15))
     _, smeared_crops, smeared_labels = train_glyphs._page_job((page, "g", 3, 0.0, 1.0, 15))
     assert group == "g" and len(crops) >= 20 and len(smeared_crops) >= 20
