@@ -314,7 +314,10 @@ def _sharpness(crops: np.ndarray) -> float:
 
 
 def test_smeared_or_shrunk_training_pages_give_blurred_windows_and_glyphs_with_the_same_labels() -> None:
-    """``docorient_pool --motion`` and ``train_glyphs --motion-share`` smear the page before cutting it; ``--shrink`` shrinks it."""
+    """``docorient_pool --motion`` and ``train_glyphs --motion-share`` smear the page before cutting it.
+
+    ``docorient_pool --shrink`` shrinks it to a thumbnail first.
+    """
     from rotbgr_core.training import docorient_pool, train_glyphs
 
     page = str(Path(__file__).resolve().parents[1] / "resources" / "upright" / "text_page.png")
