@@ -38,7 +38,7 @@ from PIL import Image
 from rotbgr_core.geometry import inscribed_size, normalize_angle, rotate_array_expanded
 from rotbgr_core.imageio import BITONAL_KEY, use_torch_reduction
 from rotbgr_core.learned_net import CPU_PIECE, NUM_CLASSES, RotNet, fold_batchnorm, run_in_chunks
-from rotbgr_core.skew import edge_orientation, estimate_skew, ink_components, is_featureless
+from rotbgr_core.skew import edge_orientation, estimate_skew, ink_components, is_featureless, tilt_line_support
 from rotbgr_core.types import Estimate
 
 #: Side of the square network input, in pixels.
@@ -287,6 +287,10 @@ class Calibration:
     #: roof or a shadow). 0 turns the rule off.
     level_strength: float = 0.0
     level_angle: float = 45.0
+    #: ... unless straight segments run along that tilt more than along the level, by more than this log ratio
+    #: (:func:`rotbgr_core.skew.tilt_line_support`): a horizon or a wall that the gradients showed faintly. Chosen
+    #: on the calibration photos (2026-12-07, session 32), not by the calibration stage.
+    level_line_ratio: float = 1.0
     patch_weight: float = 1.0
     patches: int = 4
     parity_weight: float = 5.0
@@ -334,6 +338,7 @@ class RawResult:
     deskewed_ink: NDArray[np.bool_] | None = None  # pages: its ink mask
     deskewed_ink_components: NDArray[np.int32] | None = None  # pages: that mask's component statistics
     featureless: bool = False  # nothing to orient (skew.is_featureless): answered "leave it as it is"
+    tilt_lines: float | None = None  # photos the level rule would leave level: skew.tilt_line_support at the edge
 
 
 def confidence_features(raw: RawResult, cal: Calibration) -> list[float]:
@@ -403,6 +408,16 @@ def photo_capped(estimates: list[Estimate]) -> list[Estimate]:
             if estimate.kind == "photo" else estimate for estimate in estimates]
 
 
+def faint_tilt(raw: RawResult, cal: Calibration) -> bool:
+    """Whether a photo's edge evidence is too faint for its tilt, by the photo level rule's gradient test."""
+    return raw.edge_strength < cal.level_strength and abs(raw.edge_angle) > cal.level_angle
+
+
+def levelled(raw: RawResult, cal: Calibration) -> bool:
+    """Whether the photo level rule leaves this photo level: a faint tilt that no straight lines back."""
+    return faint_tilt(raw, cal) and not (raw.tilt_lines is not None and raw.tilt_lines > cal.level_line_ratio)
+
+
 def decide(raw: RawResult, cal: Calibration) -> Estimate:
     """Turn raw measurements into the final estimate with its confidence."""
     combined = combine_log_probs(raw, cal)
@@ -416,7 +431,7 @@ def decide(raw: RawResult, cal: Calibration) -> Estimate:
         mirrored = mirror_p > cal.mirror_threshold_doc
     else:
         base = raw.edge_angle
-        if raw.edge_strength < cal.level_strength and abs(raw.edge_angle) > cal.level_angle:
+        if levelled(raw, cal):
             base = 0.0
         elif raw.edge_strength < cal.residual_strength:
             base += raw.residual * 45.0
@@ -621,6 +636,9 @@ class LearnedPredictor:
                      if raw.doc_prob >= self.calibration.doc_threshold and self.patches > 0]
             # A page's skew and ink cues are measured while the network looks at the photos' extra views.
             page_reads = [pool.submit(_read_page, results[i], grays[i], self.patches) for i in pages]
+            faint = [i for i in photos if faint_tilt(results[i], self.calibration)]
+            # The straight lines of photos whose tilt the gradients show faintly, also while the network runs.
+            line_reads = [pool.submit(tilt_line_support, grays[i], results[i].edge_angle) for i in faint]
             if photos and self.rotation_views:
                 # The same view turned by 90, 180 and 270 degrees: each answer, mapped back, is averaged in.
                 turned, _, _ = self._run([np.ascontiguousarray(np.rot90(views[i], turns, axes=(1, 2)))
@@ -637,6 +655,8 @@ class LearnedPredictor:
                 source = [2 * ((-(c // 2)) % 4) + (1 - c % 2) for c in range(NUM_CLASSES)]
                 for row, index in enumerate(photos):
                     results[index].mirror_log_probs = flipped[row][source]
+            for index, line_read in zip(faint, line_reads, strict=True):
+                results[index].tilt_lines = line_read.result()
             patch_views: list[FloatArray] = []
             owners: list[int] = []
             for index, future in zip(pages, page_reads, strict=True):

@@ -316,6 +316,21 @@ def test_thumbnail_pages_are_read_by_their_windows(predictor: DocumentAwarePredi
                                    lambda image, _: shrunk(image, 290), within=2.0, least_confidence=0.0)
 
 
+def test_a_faint_tilt_along_straight_lines_is_straightened(predictor: DocumentAwarePredictor) -> None:
+    """The astronaut, tilted by 30 degrees either way, is straightened by the flag's and the panels' lines.
+
+    Her suit and face fill most of the picture, so the gradients show the tilt faintly (edge strength about 0.04),
+    and the photo level rule alone left her level, 30 degrees off (before 2026-12-07, session 32).
+    """
+    astronaut = Image.open(UPRIGHT / "astronaut.jpg").convert("RGB")
+    for angle in (30.0, -30.0):
+        image = photo_input(astronaut, angle, False)
+        [raw] = predictor.base.measure([image])
+        assert raw.edge_strength < predictor.base.calibration.level_strength  # the level rule's case
+        [estimate] = predictor.predict_images([image])
+        assert angle_difference(estimate.angle, angle) <= 2.0, (angle, estimate)
+
+
 def test_a_dark_photo_keeps_its_own_reading(predictor: DocumentAwarePredictor) -> None:
     """A night-sky photo may look like a dark page; its negative is a photo, so its answer is its own."""
     rocket = Image.open(UPRIGHT / "rocket.jpg").convert("RGB")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from rotbgr_core.geometry import make_rotated
 from rotbgr_core.imageio import load_for_prediction
-from rotbgr_core.skew import edge_orientation, estimate_skew, is_featureless
+from rotbgr_core.skew import edge_orientation, estimate_skew, is_featureless, tilt_line_support
 from tests.core.helpers import blank_scan
 
 
@@ -50,6 +50,22 @@ def test_edge_orientation_sees_lines() -> None:
     angle, strength = edge_orientation(np.asarray(made))
     assert abs(angle - 6.0) < 0.5
     assert strength > 0.5
+
+
+def test_straight_lines_tell_a_real_tilt_from_texture() -> None:
+    """A horizon and a post along a tilt outweigh the level; blurred noise alone favours neither side."""
+    texture = Image.fromarray((np.random.default_rng(1).random((400, 400)) * 255).astype(np.uint8))
+    texture = texture.filter(ImageFilter.GaussianBlur(2))
+    scene = texture.copy()
+    draw = ImageDraw.Draw(scene)
+    draw.rectangle((0, 250, 400, 400), fill=70)  # the ground below a horizon
+    draw.line((120, 40, 120, 250), fill=20, width=4)  # a post
+    tilted = make_rotated(scene, 20.0, False, fill=128)
+    left, top = (tilted.width - 280) // 2, (tilted.height - 280) // 2
+    inside = np.asarray(tilted.crop((left, top, left + 280, top + 280)))  # no canvas edge in view
+    assert tilt_line_support(inside, 20.0) > 1.0
+    assert tilt_line_support(np.asarray(scene), 20.0) < -1.0
+    assert abs(tilt_line_support(np.asarray(texture), 20.0)) < 0.5
 
 
 def _bitonal_scan_on_a_dithered_bed(path: Path, angle: float) -> np.ndarray:

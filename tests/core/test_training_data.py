@@ -76,6 +76,15 @@ def test_photo_level_rule(edge_angle: float, strength: float, expected: float) -
         edge_angle)  # off by default: older weights files decide as before
 
 
+@pytest.mark.parametrize(("tilt_lines", "expected"), [(None, 0.0), (0.5, 0.0), (1.5, -30.0)])
+def test_straight_lines_along_a_faint_tilt_overrule_the_level_rule(tilt_lines: float | None, expected: float) -> None:
+    """A faint tilt is believed only when straight segments back it by more than ``level_line_ratio``."""
+    raw = _photo_raw(-30.0, 0.05)
+    raw.tilt_lines = tilt_lines
+    calibration = Calibration(level_strength=0.1, level_angle=15.0, residual_strength=0.0, level_line_ratio=1.0)
+    assert decide(raw, calibration).angle == pytest.approx(expected)
+
+
 def test_gcompris_pictures_are_photos_and_drawn_words_cutouts(tmp_path: Path) -> None:
     from rotbgr_core.training.sources import RESERVED, _gcompris_items, split_of
 
