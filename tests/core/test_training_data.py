@@ -85,6 +85,15 @@ def test_straight_lines_along_a_faint_tilt_overrule_the_level_rule(tilt_lines: f
     assert decide(raw, calibration).angle == pytest.approx(expected)
 
 
+@pytest.mark.parametrize(("edge_angle", "expected"), [(0.2, 0.0), (-0.3, 0.0), (0.5, 0.5), (-3.0, -3.0)])
+def test_a_photos_tilt_under_a_third_of_a_degree_is_answered_as_the_quarter_turn(
+    edge_angle: float, expected: float,
+) -> None:
+    """Below what the gradients can resolve, a photo is answered exactly level (so a JPEG turns losslessly)."""
+    calibration = Calibration(residual_strength=0.0)
+    assert decide(_photo_raw(edge_angle, 0.5), calibration).angle == expected
+
+
 def test_gcompris_pictures_are_photos_and_drawn_words_cutouts(tmp_path: Path) -> None:
     from rotbgr_core.training.sources import RESERVED, _gcompris_items, split_of
 
