@@ -141,9 +141,9 @@ class GlyphReader:
             logits = self.net(batch)
             return np.asarray(torch.log_softmax(logits.float(), dim=1).cpu().numpy(), dtype=np.float64)
 
-    def read_page(self, page: U8, components: NDArray[np.int32]) -> NDArray[np.float64]:
+    def read_page(self, page: U8, components: NDArray[np.int32], limit: int = MAX_GLYPHS) -> NDArray[np.float64]:
         """Per-glyph log-probabilities of a deskewed grey page, from its ink mask's component statistics."""
-        return self.score(glyph_crops(page, glyph_boxes(components)))
+        return self.score(glyph_crops(page, glyph_boxes(components, limit)))
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,11 @@ FIGURE_TOTAL_MARGIN = 10.0
 #: 133 screenshots fully correct, none broken; the 300 photos unchanged (none passes both tests).
 SCREEN_FLAT_SHARE = 0.5
 SCREEN_TOTAL_MARGIN = 20.0
+#: A screenshot's labels are read up to this many glyphs, not :data:`MAX_GLYPHS`: shrunk to the prediction size, a
+#: label's glyphs are 8-10 px high and each is only a little sure, but a screen has hundreds of them. Chosen on
+#: GIMP's help screenshots (half a: 128 and 256 glyphs both 5 fixed, 1 broken; 64: none) and the calibration photos
+#: (none changed), 2026-12-07 (session 32).
+SCREEN_MAX_GLYPHS = 256
 #: An unsure page verdict (under :data:`PAGE_SURE_MAX_CONFIDENCE`) whose glyphs prefer its very answer to every
 #: other class by this much (summed log-probability) is raised to :data:`GLYPH_AGREED_CONFIDENCE`. On the script
 #: probes and calibration sets, the 260 pages under 0.95 with such glyphs were all fully correct (326 with a margin

@@ -323,6 +323,7 @@ class DocumentAwarePredictor:
             FIGURE_PAPER_SHARE,
             GLYPH_CONFIDENCE,
             SCREEN_FLAT_SHARE,
+            SCREEN_MAX_GLYPHS,
             flat_share,
             glyph_verdict,
             paper_share,
@@ -343,8 +344,11 @@ class DocumentAwarePredictor:
         skew = estimate_skew(gray, (raw.edge_angle, raw.edge_strength))
         page, _, components = deskewed_page(gray, skew.angle)
         verdict = glyph_verdict(self.glyphs.read_page(page, components))
-        if not ((figure and reads_figure(verdict)) or (screen and reads_screen(verdict))):
-            return None
+        if not (figure and reads_figure(verdict)):
+            # A screen's labels: many small glyphs, each a little sure, so more of them are read.
+            verdict = glyph_verdict(self.glyphs.read_page(page, components, SCREEN_MAX_GLYPHS)) if screen else None
+            if not reads_screen(verdict):
+                return None
         assert verdict is not None
         return _glyph_estimate(skew.angle, verdict.quarter_turns, verdict.mirrored, GLYPH_CONFIDENCE)
 

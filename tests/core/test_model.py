@@ -193,6 +193,24 @@ def test_a_screenshot_is_read_by_its_labels(predictor: DocumentAwarePredictor, t
         assert right(predictor.predict_images(inputs)) <= 4
 
 
+@pytest.mark.parametrize("name", ["app_settings_screen.png", "app_grid_screen.png"])
+def test_a_screens_many_small_labels_are_read(predictor: DocumentAwarePredictor, name: str) -> None:
+    """The app's settings dialog and thumbnail grid at 1024 px, in eight poses: all right.
+
+    At that size a label's glyphs are 8-10 px high and each is only a little sure; read up to
+    ``glyphs.SCREEN_MAX_GLYPHS`` of them rather than 64, they outvote the main model. Before 2026-12-07 (session 32)
+    the settings dialog tilted by 2.4 degrees and the grid turned and mirrored were answered as photos, wrongly.
+    """
+    upright = Image.open(UPRIGHT / name).convert("RGB")
+    poses = [(0.0, False), (90.0, False), (180.0, False), (-90.0, False), (2.4, False), (-93.1, False),
+             (90.0, True), (180.0, True)]
+    inputs = [make_rotated(upright, angle, mirrored, fill=upright.getpixel((0, 0))) for angle, mirrored in poses]
+    wrong = [(angle, mirrored, estimate) for (angle, mirrored), estimate in
+             zip(poses, predictor.predict_images(inputs), strict=True)
+             if not (angle_difference(estimate.angle, angle) < 0.5 and estimate.mirrored == mirrored)]
+    assert wrong == []
+
+
 def dark_mode(upright: Image.Image, background: tuple[int, int, int] = (30, 30, 36),
               ink: tuple[int, int, int] = (220, 220, 210)) -> Image.Image:
     """A page as a dark theme shows it: light ink on a dark background."""
