@@ -22,6 +22,7 @@ from torch import nn
 
 from rotbgr_core.docorient import normalise_patches, vertical_flip_of
 from rotbgr_core.learned_net import fold_batchnorm
+from rotbgr_core.skew import shrunk_gray
 
 #: Side of a glyph crop, in pixels; the glyph's longer side is scaled to :data:`GLYPH_FILL`.
 GLYPH = 32
@@ -211,18 +212,6 @@ GLYPH_AGREED_CONFIDENCE = 0.95
 GLYPH_CONFIDENCE = 0.75
 
 
-def _shrunk(gray: U8, side: int) -> U8:
-    """``gray`` scaled by ``side / long side`` when that is under 1 (area interpolation), else as it is.
-
-    Unlike :func:`rotbgr_core.learned.shrink`, the scale is exact rather than derived from a rounded size: the
-    thresholds on :func:`paper_share` and :func:`smear_anisotropy` were chosen on images shrunk this way.
-    """
-    scale = side / max(gray.shape)
-    if scale >= 1:
-        return gray
-    return np.asarray(cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), dtype=np.uint8)
-
-
 #: A page whose fine detail is this much weaker (natural log of power) in its most smeared direction than in its
 #: sharpest one was smeared by a shaking hand, and its glyphs are not read. Chosen on the calibration sets and the
 #: script probes (see ``docs/ACCURACY.md``, "2026-12-07 (session 30)").
@@ -266,7 +255,7 @@ def smear_anisotropy(gray: U8) -> float:
     The windowed page is laid on a square canvas of that side, so that every page shares one map of the sectors
     (about 10 ms a page; measuring each page's own spectrum took 30, for values within 0.07).
     """
-    work = _shrunk(gray, SMEAR_SIDE).astype(np.float32)
+    work = shrunk_gray(gray, SMEAR_SIDE).astype(np.float32)
     work -= work.mean()
     height, width = work.shape
     canvas = np.zeros((SMEAR_SIDE, SMEAR_SIDE), dtype=np.float32)
@@ -286,7 +275,7 @@ def is_smeared(gray: U8) -> bool:
 
 def paper_share(gray: U8) -> float:
     """Share of a (shrunk) grey image within 12 grey levels of its median: bare paper in a figure or a page."""
-    small = _shrunk(gray, 256)
+    small = shrunk_gray(gray, 256)
     return float(np.mean(np.abs(small.astype(np.int16) - int(np.median(small))) <= 12))
 
 

@@ -343,8 +343,8 @@ class DocumentAwarePredictor:
             return None
         skew = estimate_skew(gray, (raw.edge_angle, raw.edge_strength))
         page, _, components = deskewed_page(gray, skew.angle)
-        verdict = glyph_verdict(self.glyphs.read_page(page, components))
-        if not (figure and reads_figure(verdict)):
+        verdict = glyph_verdict(self.glyphs.read_page(page, components)) if figure else None
+        if not reads_figure(verdict):
             # A screen's labels: many small glyphs, each a little sure, so more of them are read.
             verdict = glyph_verdict(self.glyphs.read_page(page, components, SCREEN_MAX_GLYPHS)) if screen else None
             if not reads_screen(verdict):

@@ -47,6 +47,22 @@ def _fold45(angle: float) -> float:
     return ((angle + 45.0) % 90.0) - 45.0
 
 
+def shrunk_gray(gray: Gray, side: int) -> Gray:
+    """``gray`` scaled by ``side / long side`` when that is under 1 (area interpolation), else as it is.
+
+    The scale is exact rather than derived from a rounded size (unlike :func:`rotbgr_core.learned.shrink`): the
+    thresholds on the measures that use this were chosen on images shrunk this way. A sliver (3 x 5000 px), whose
+    short side would round to nothing, keeps at least one pixel across.
+    """
+    scale = side / max(gray.shape)
+    if scale >= 1:
+        return gray
+    if min(gray.shape) * scale >= 1:
+        return np.asarray(cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+    return np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
 def edge_orientation(gray: Gray, max_side: int = 512) -> tuple[float, float]:
     """Dominant edge orientation modulo 90, as a correction, with a strength.
 
@@ -54,17 +70,7 @@ def edge_orientation(gray: Gray, max_side: int = 512) -> tuple[float, float]:
     that lies within a degree of the peak, rescaled so that a random texture
     gives about 0 and a clean page about 1.
     """
-    image: NDArray[np.float32]
-    scale = max_side / max(gray.shape)
-    resized: NDArray[np.generic]
-    if scale >= 1:
-        resized = gray
-    elif min(gray.shape) * scale >= 1:
-        resized = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    else:  # a sliver (3 x 5000 px): its short side would round to nothing
-        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-        resized = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    image = np.asarray(resized, dtype=np.float32)
+    image = np.asarray(shrunk_gray(gray, max_side), dtype=np.float32)
     gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)
     magnitude = np.hypot(gx, gy)
@@ -110,8 +116,7 @@ def tilt_line_support(gray: Gray, angle: float, tolerance: float = 1.0) -> float
     histogram (:func:`edge_orientation`) also counts texture; a horizon, a wall or a mast is a long straight
     segment, which foliage and fur rarely make. Positive: the tilt has the straighter lines.
     """
-    scale = LINE_SIDE / max(gray.shape)
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    small = shrunk_gray(gray, LINE_SIDE)
     found = cv2.createLineSegmentDetector().detect(np.ascontiguousarray(small))[0]
     if found is None:
         return 0.0

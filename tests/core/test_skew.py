@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from rotbgr_core.geometry import make_rotated
 from rotbgr_core.imageio import load_for_prediction
-from rotbgr_core.skew import edge_orientation, estimate_skew, is_featureless, tilt_line_support
+from rotbgr_core.skew import edge_orientation, estimate_skew, is_featureless, shrunk_gray, tilt_line_support
 from tests.core.helpers import blank_scan
 
 
@@ -66,6 +66,16 @@ def test_straight_lines_tell_a_real_tilt_from_texture() -> None:
     assert tilt_line_support(inside, 20.0) > 1.0
     assert tilt_line_support(np.asarray(scene), 20.0) < -1.0
     assert abs(tilt_line_support(np.asarray(texture), 20.0)) < 0.5
+
+
+def test_a_sliver_is_shrunk_to_at_least_a_pixel_across_and_measured() -> None:
+    """A 3 x 5000 px strip keeps a pixel across when shrunk, so the measures built on it answer instead of failing."""
+    sliver = (np.random.default_rng(0).random((3, 5000)) * 255).astype(np.uint8)
+    assert shrunk_gray(sliver, 512).shape == (1, 512)
+    assert np.isfinite(tilt_line_support(sliver, 20.0))
+    from rotbgr_core.glyphs import paper_share
+
+    assert 0.0 <= paper_share(sliver) <= 1.0
 
 
 def _bitonal_scan_on_a_dithered_bed(path: Path, angle: float) -> np.ndarray:
