@@ -289,6 +289,30 @@ def flat_share(gray: U8) -> float:
     return float(np.mean(cv2.dilate(gray, kernel) == cv2.erode(gray, kernel)))
 
 
+#: :func:`dark_on_light` judges a region's background over this many cells of a 1/128 of the long side each.
+POLARITY_CELLS = 5
+
+
+def dark_on_light(gray: U8) -> U8:
+    """A screen's grey image with every region on a dark background inverted, so that all its labels are dark ink.
+
+    A screenshot mixes polarities: a dark title bar, taskbar or themed window beside light ones. The glyph network
+    learned dark ink on light paper; light labels read as they are vote, consistently, for the wrong answer.
+    A region is dark where the median of the :data:`POLARITY_CELLS` x :data:`POLARITY_CELLS` cells around it
+    (each averaged over 1/128 of the long side) is under mid-grey.
+    """
+    height, width = gray.shape
+    cell = max(2, max(height, width) // 128)
+    size = (max(1, width // cell), max(1, height // cell))
+    background = cv2.medianBlur(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), POLARITY_CELLS)
+    kernel = np.ones((3, 3), np.uint8)
+    flat = (cv2.dilate(gray, kernel) == cv2.erode(gray, kernel)).view(np.uint8) * np.uint8(255)
+    rendered = cv2.medianBlur(cv2.resize(flat, size, interpolation=cv2.INTER_AREA), POLARITY_CELLS)
+    dark = (background < 128) & (rendered >= 128)
+    dark_full = cv2.resize(dark.view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).view(np.bool_)
+    return np.where(dark_full, 255 - gray, gray).astype(np.uint8)
+
+
 def reads_screen(verdict: GlyphVerdict | None) -> bool:
     """Whether the glyphs of a flat-filled "photo" (a screenshot) are sure enough to answer it as a page."""
     return (verdict is not None and verdict.glyphs >= FIGURE_MIN_GLYPHS

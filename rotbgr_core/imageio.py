@@ -17,8 +17,13 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 #: Suffixes searched for in folders (lower case).
 IMAGE_SUFFIXES = frozenset(
@@ -33,6 +38,11 @@ MAX_PIXELS = 300_000_000
 PREDICTION_SIZE = 1024
 #: ``Image.info`` key that :func:`load_for_prediction` sets on images decoded from 1-bit (bitonal) files.
 BITONAL_KEY = "rotbgr.bitonal"
+#: ``Image.info`` key of the grey copy, long side at most :data:`DETAIL_SIZE`, that :func:`load_for_prediction`
+#: keeps of a large losslessly coded image (a uint8 array). A full-screen screenshot shrunk to the prediction size
+#: has labels 5-7 px high, too small for the glyph network (:mod:`rotbgr_core.glyphs`), which reads them here.
+DETAIL_KEY = "rotbgr.detail"
+DETAIL_SIZE = 2048
 
 #: PDFium is not thread-safe, not even across documents: every use holds this lock.
 PDFIUM_LOCK = threading.RLock()
@@ -417,6 +427,9 @@ def load_for_prediction(
         if apply_exif:
             image = ImageOps.exif_transpose(image)
         bitonal = image.mode == "1"
+        # JPEG's losses and draft decoding leave no flat fills to read fine labels in (a screenshot is lossless).
+        detail = (_grey_detail(image) if image.format != "JPEG" and not bitonal and max(image.size) > max_side
+                  else None)
         if max(image.size) > max_side:
             factor = max(image.size) / max_side
             if factor >= 2 and image.mode not in ("P", "1"):
@@ -427,11 +440,25 @@ def load_for_prediction(
         rgb = to_rgb(image)
         if bitonal:
             rgb.info[BITONAL_KEY] = True
+        if detail is not None:
+            rgb.info[DETAIL_KEY] = detail
         # ``rgb`` may be the opened image itself: hand back an independent copy,
         # because closing the file below invalidates the opened image.
         return rgb.copy() if rgb is opened else rgb
     finally:
         opened.close()
+
+
+def _grey_detail(image: Image.Image) -> NDArray[np.uint8]:
+    """A decoded image in grey, its long side at most :data:`DETAIL_SIZE` (area-averaged), as an array."""
+    import numpy as np
+
+    grey = to_rgb(image).convert("L") if image.mode not in ("L", "RGB") else image.convert("L")
+    if max(grey.size) > DETAIL_SIZE:
+        factor = DETAIL_SIZE / max(grey.size)
+        grey = grey.resize((max(1, round(grey.width * factor)), max(1, round(grey.height * factor))),
+                           Image.Resampling.BOX)
+    return np.asarray(grey)
 
 
 def load_full(item: InputItem | str, pdf_dpi: float | None = None) -> Image.Image:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageOps
 
-from rotbgr_core.imageio import BITONAL_KEY
+from rotbgr_core.imageio import BITONAL_KEY, DETAIL_KEY
 
 #: The background (the median grey level, measured at about 256 px) is darker than this. Dark themes use 13-63.
 NEGATIVE_BACKGROUND = 96
@@ -61,4 +61,9 @@ def negative(image: Image.Image) -> Image.Image:
     inverted = ImageOps.autocontrast(ImageOps.invert(image.convert("L")), cutoff=(0.1, 1)).convert("RGB")
     if image.info.get(BITONAL_KEY):
         inverted.info[BITONAL_KEY] = True
+    detail = image.info.get(DETAIL_KEY)
+    if detail is not None:
+        # A dark-themed screenshot's finer copy, turned the same way.
+        inverted.info[DETAIL_KEY] = np.asarray(ImageOps.autocontrast(ImageOps.invert(Image.fromarray(detail)),
+                                                                     cutoff=(0.1, 1)))
     return inverted

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from rotbgr_core.imageio import DETAIL_KEY
 from rotbgr_core.skew import SkewEstimate, edge_orientation, estimate_skew, is_featureless
 from rotbgr_core.types import Estimate
 
@@ -324,6 +325,7 @@ class DocumentAwarePredictor:
             GLYPH_CONFIDENCE,
             SCREEN_FLAT_SHARE,
             SCREEN_MAX_GLYPHS,
+            dark_on_light,
             flat_share,
             glyph_verdict,
             paper_share,
@@ -342,11 +344,18 @@ class DocumentAwarePredictor:
         if not (figure or screen):
             return None
         skew = estimate_skew(gray, (raw.edge_angle, raw.edge_strength))
-        page, _, components = deskewed_page(gray, skew.angle)
-        verdict = glyph_verdict(self.glyphs.read_page(page, components)) if figure else None
+        verdict = None
+        if figure:
+            page, _, components = deskewed_page(gray, skew.angle)
+            verdict = glyph_verdict(self.glyphs.read_page(page, components))
         if not reads_figure(verdict):
-            # A screen's labels: many small glyphs, each a little sure, so more of them are read.
-            verdict = glyph_verdict(self.glyphs.read_page(page, components, SCREEN_MAX_GLYPHS)) if screen else None
+            if not screen:
+                return None
+            # A screen's labels: many small glyphs, each a little sure, so more of them are read; in the image's
+            # finer grey copy where the file had more pixels (imageio.DETAIL_KEY); light ones on dark made dark.
+            detail = image.info.get(DETAIL_KEY)
+            page, _, components = deskewed_page(dark_on_light(gray if detail is None else detail), skew.angle)
+            verdict = glyph_verdict(self.glyphs.read_page(page, components, SCREEN_MAX_GLYPHS))
             if not reads_screen(verdict):
                 return None
         assert verdict is not None

@@ -8,6 +8,7 @@ Usage::
     python -m rotbgr_core.training.devset shaded --sets /work/cache/devsets --out /work/cache/devsets-shaded
     python -m rotbgr_core.training.devset stress --sets /work/cache/devsets --out /work/cache/devsets-stress
     python -m rotbgr_core.training.devset screens --out /work/cache/screensets [--cache DIR]
+    python -m rotbgr_core.training.devset desktops --out /work/cache/screensets [--cache DIR]
 
 ``--split calibration`` makes the same three sets from the calibration part of the training split instead
 (``synth.is_calibration``: never fitted on): the place to choose between variants, so that the dev sets only
@@ -33,6 +34,11 @@ preferences, tool options; none in the training pool, which takes only the packa
 two halves by file (every other one): ``screens_a`` to choose on, ``screens_b`` to report. Half of each are exact
 quarter turns, half a quarter turn plus N(0, 3 deg) clipped to +-10 deg; 15% mirrored; the corners filled with the
 screenshot's corner colour. Half of GIMP's screenshots are in its dark theme.
+
+``desktops`` writes full-screen captures (:data:`DESKTOP_SCREENS`: 1680 x 1050 to 3840 x 2160, some at scale 2, as
+a HiDPI screen draws) of two to six of those screenshots on a desktop, flat or shaded with noise, above a taskbar,
+posed as the screenshots are, in the same two halves: ``desktops_a`` to choose on, ``desktops_b`` to report.
+Shrunk to the prediction size, their labels are 4-7 px high.
 
 Angles: 25% exact multiples of 90; 45% a multiple of 90 plus N(0, 4 deg) clipped to +-15 deg; 30% uniform in
 [-180, 180). 15% mirrored. Rotations are bicubic, at the source resolution or higher.
@@ -524,10 +530,8 @@ SCREEN_MIN_SIZE = (240, 160)
 
 def write_screens(cache: Path, out: Path) -> dict[str, int]:
     """Write the posed GIMP help screenshots as ``screens_a`` and ``screens_b`` (see the module docstring)."""
-    root = cache / "raw" / "gimp-help-en" / "usr" / "share" / "gimp" / "2.0" / "help" / "en" / "images"
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root} is missing: fetch it with python -m rotbgr_core.training.sources fetch")
-    files = sorted(path for folder in SCREEN_FOLDERS for path in (root / folder).rglob("*.png"))
+    root = _gimp_images(cache)
+    files = _gimp_screenshots(cache)
     counts = {}
     for half, seed in (("a", 11), ("b", 12)):
         rng = np.random.default_rng(seed)
@@ -541,11 +545,7 @@ def write_screens(cache: Path, out: Path) -> dict[str, int]:
                 screen = Image.new("RGBA", image.size, (255, 255, 255, 255))
                 screen.alpha_composite(image.convert("RGBA"))
             screen = screen.convert("RGB")
-            exact = rng.random() < 0.5
-            angle = float(rng.choice([0.0, 90.0, 180.0, -90.0]))
-            if not exact:
-                angle += float(np.clip(rng.normal(0.0, 3.0), -10.0, 10.0))
-            mirrored = bool(rng.random() < 0.15)
+            angle, mirrored = _screen_pose(rng)
             name = f"screen_{len(lines):04d}.png"
             make_rotated(screen, angle, mirrored, fill=screen.getpixel((0, 0))).save(target / name)
             lines.append(json.dumps({"path": name, "angle": round(wrap_angle(angle), 4), "mirrored": mirrored,
@@ -555,10 +555,103 @@ def write_screens(cache: Path, out: Path) -> dict[str, int]:
     return counts
 
 
+#: Full-screen captures for ``desktops``: the screen's size in pixels and its scale factor (2: a HiDPI screen,
+#: whose every label is twice as many pixels high).
+DESKTOP_SCREENS = ((1920, 1080, 1), (2560, 1440, 1), (1680, 1050, 1), (2880, 1800, 2), (3840, 2160, 2))
+DESKTOPS_PER_HALF = 100
+
+
+def _gimp_images(cache: Path) -> Path:
+    """The folder of GIMP's help images in the cache."""
+    root = cache / "raw" / "gimp-help-en" / "usr" / "share" / "gimp" / "2.0" / "help" / "en" / "images"
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is missing: fetch it with python -m rotbgr_core.training.sources fetch")
+    return root
+
+
+def _gimp_screenshots(cache: Path) -> list[Path]:
+    """GIMP's help screenshots in file order (see :data:`SCREEN_FOLDERS`)."""
+    root = _gimp_images(cache)
+    return sorted(path for folder in SCREEN_FOLDERS for path in (root / folder).rglob("*.png"))
+
+
+def _desktop(files: list[Path], rng: np.random.Generator) -> tuple[Image.Image, list[str]]:
+    """One full-screen capture: GIMP dialogs at the screen's scale on a flat or shaded desktop, and a taskbar."""
+    width, height, scale = DESKTOP_SCREENS[int(rng.integers(len(DESKTOP_SCREENS)))]
+    tone = [int(v) for v in rng.integers(20, 235, 3)]
+    desktop = Image.new("RGB", (width, height), tuple(tone))
+    if rng.random() < 0.5:
+        # A wallpaper shaded from top to bottom: no flat fill outside the windows.
+        ramp = np.linspace(0.6, 1.2, height)[:, None, None] * np.array(tone)[None, None, :]
+        noise = rng.normal(0.0, 2.0, (height, width, 3))
+        desktop = Image.fromarray(np.clip(ramp + noise, 0, 255).astype(np.uint8))
+    used = []
+    for _ in range(int(rng.integers(2, 7))):
+        path = files[int(rng.integers(len(files)))]
+        with Image.open(path) as source:
+            window = Image.new("RGBA", source.size, (255, 255, 255, 255))
+            window.alpha_composite(source.convert("RGBA"))
+        window = window.convert("RGB")
+        if scale != 1:
+            window = window.resize((window.width * scale, window.height * scale), Image.Resampling.NEAREST)
+        if window.width >= width or window.height >= height - 40 * scale:
+            continue
+        left = int(rng.integers(0, width - window.width))
+        top = int(rng.integers(0, height - 40 * scale - window.height))
+        desktop.paste(window, (left, top))
+        used.append(path.name)
+    bar = Image.new("RGB", (width, 40 * scale), tuple(int(v) for v in rng.integers(30, 80, 3)))
+    desktop.paste(bar, (0, height - 40 * scale))
+    return desktop, used
+
+
+def write_desktops(cache: Path, out: Path) -> dict[str, int]:
+    """Write full-screen captures made of GIMP's help screenshots as ``desktops_a`` and ``desktops_b``.
+
+    Each half takes its windows from the same half of the files as :func:`write_screens`, so that ``desktops_a``
+    is chosen on and ``desktops_b`` reports. Posed as the screenshots are.
+    """
+    files = [path for path in _gimp_screenshots(cache) if _big_enough(path)]
+    counts = {}
+    for half, seed in (("a", 21), ("b", 22)):
+        rng = np.random.default_rng(seed)
+        target = out / f"desktops_{half}"
+        target.mkdir(parents=True, exist_ok=True)
+        lines = []
+        half_files = files[0 if half == "a" else 1::2]
+        while len(lines) < DESKTOPS_PER_HALF:
+            desktop, used = _desktop(half_files, rng)
+            if not used:
+                continue
+            angle, mirrored = _screen_pose(rng)
+            name = f"desktop_{len(lines):04d}.png"
+            make_rotated(desktop, angle, mirrored, fill=desktop.getpixel((0, 0))).save(target / name)
+            lines.append(json.dumps({"path": name, "angle": round(wrap_angle(angle), 4), "mirrored": mirrored,
+                                     "source_id": ",".join(used), "size": list(desktop.size)}))
+        (target / "truth.jsonl").write_text("\n".join(lines) + "\n")
+        counts[target.name] = len(lines)
+    return counts
+
+
+def _big_enough(path: Path) -> bool:
+    """Whether a screenshot is a window, not a button or a cursor (:data:`SCREEN_MIN_SIZE`)."""
+    with Image.open(path) as image:
+        return image.width >= SCREEN_MIN_SIZE[0] and image.height >= SCREEN_MIN_SIZE[1]
+
+
+def _screen_pose(rng: np.random.Generator) -> tuple[float, bool]:
+    """A screenshot's pose: half exact quarter turns, half tilted by N(0, 3 deg) clipped to 10; 15% mirrored."""
+    exact = rng.random() < 0.5
+    angle = float(rng.choice([0.0, 90.0, 180.0, -90.0]))
+    if not exact:
+        angle += float(np.clip(rng.normal(0.0, 3.0), -10.0, 10.0))
+    return angle, bool(rng.random() < 0.15)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(prog="python -m rotbgr_core.training.devset", description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=("build", "negatives", "shaded", "stress", "screens"))
+    ap.add_argument("command", choices=("build", "negatives", "shaded", "stress", "screens", "desktops"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--sets", type=Path, default=None, help="negatives, shaded, stress: the built sets to start from")
     ap.add_argument("--seed", type=int, default=0)
@@ -575,9 +668,9 @@ def main(argv: list[str] | None = None) -> int:
         write = {"negatives": write_negatives, "shaded": write_shaded, "stress": write_stress}[args.command]
         LOG.info("done: %s", write(args.sets, args.out))
         return 0
-    if args.command == "screens":
+    if args.command in ("screens", "desktops"):
         try:
-            LOG.info("done: %s", write_screens(args.cache, args.out))
+            LOG.info("done: %s", (write_screens if args.command == "screens" else write_desktops)(args.cache, args.out))
         except FileNotFoundError as error:
             ap.error(str(error))
         return 0

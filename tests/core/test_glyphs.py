@@ -23,6 +23,7 @@ from rotbgr_core.glyphs import (
     GlyphVerdict,
     agrees_with,
     checks_vertical_flip,
+    dark_on_light,
     flat_share,
     glyph_boxes,
     glyph_crops,
@@ -189,6 +190,19 @@ def test_flat_share_tells_a_screenshot_from_a_photo() -> None:
         assert flat_share(photo) < 0.2, name
     noisy = np.random.default_rng(0).normal(128, 2, (200, 300)).clip(0, 255).astype(np.uint8)
     assert flat_share(noisy) < 0.01
+
+
+def test_a_screens_light_labels_on_dark_are_made_dark_on_light() -> None:
+    """A dark title bar above a light window: only the bar is inverted, so every label is dark ink on light."""
+    screen = np.full((400, 600), 235, dtype=np.uint8)
+    screen[:60] = 40  # the dark bar
+    screen[20:40, 100:300:8] = 220  # its light label strokes
+    screen[200:220, 100:300:8] = 30  # the window's dark label strokes
+    out = dark_on_light(screen)
+    assert out[10, 50] == 215 and out[30, 100] == 35  # the bar: light, its label dark
+    assert out[300, 50] == 235 and out[210, 100] == 30  # the window: as it was
+    light = np.full((300, 300), 200, dtype=np.uint8)
+    np.testing.assert_array_equal(dark_on_light(light), light)
 
 
 def test_a_screenshot_is_answered_by_its_glyphs_only_when_they_are_sure() -> None:

@@ -211,6 +211,33 @@ def test_a_screens_many_small_labels_are_read(predictor: DocumentAwarePredictor,
     assert wrong == []
 
 
+@pytest.mark.parametrize("name", ["app_grid_screen.png", "app_help_screen.png"])
+def test_a_hidpi_full_screen_capture_is_read_by_its_labels(predictor: DocumentAwarePredictor, name: str,
+                                                           tmp_path: Path) -> None:
+    """The app's window on a 3840 x 2160 screen at scale 2, saved as PNG, in eight poses: every turn right.
+
+    Shrunk to the prediction size, its labels are 5 px high. They are read in the file's finer grey copy
+    (imageio.DETAIL_KEY), and the dark-themed window's light labels are made dark on light first
+    (glyphs.dark_on_light). Before 2026-12-07 (session 33) the grid was fully right in 5 poses and the help in 1.
+    The glyphs' mirror flag is the weaker cue: one pose of the grid (-93.1 degrees) is answered mirrored.
+    """
+    window = Image.open(UPRIGHT / name).convert("RGB")
+    window = window.resize((window.width * 2, window.height * 2), Image.Resampling.NEAREST)
+    screen = Image.new("RGB", (3840, 2160), (40, 90, 140))
+    screen.paste(window, ((screen.width - window.width) // 2, (screen.height - window.height) // 2))
+    poses = [(0.0, False), (90.0, False), (180.0, False), (-90.0, False), (2.4, False), (-93.1, False),
+             (90.0, True), (180.0, True)]
+    inputs = []
+    for index, (angle, mirrored) in enumerate(poses):
+        path = tmp_path / f"capture{index}.png"
+        make_rotated(screen, angle, mirrored, fill=screen.getpixel((0, 0))).save(path, compress_level=1)
+        inputs.append(load_for_prediction(str(path)))
+    estimates = predictor.predict_images(inputs)
+    assert [angle_difference(estimate.angle, angle) < 0.5 for (angle, _), estimate in
+            zip(poses, estimates, strict=True)] == [True] * len(poses)
+    assert sum(estimate.mirrored != mirrored for (_, mirrored), estimate in zip(poses, estimates, strict=True)) <= 1
+
+
 def dark_mode(upright: Image.Image, background: tuple[int, int, int] = (30, 30, 36),
               ink: tuple[int, int, int] = (220, 220, 210)) -> Image.Image:
     """A page as a dark theme shows it: light ink on a dark background."""

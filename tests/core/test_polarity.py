@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps
 
-from rotbgr_core.imageio import BITONAL_KEY
+from rotbgr_core.imageio import BITONAL_KEY, DETAIL_KEY
 from rotbgr_core.polarity import looks_negative, negative
 
 UPRIGHT = Path(__file__).resolve().parents[1] / "resources" / "upright"
@@ -41,3 +42,14 @@ def test_the_negative_is_rgb_and_stays_bitonal() -> None:
     assert inverted.mode == "RGB" and inverted.info.get(BITONAL_KEY)
     assert inverted.getpixel((0, 0)) == (255, 255, 255) and inverted.getpixel((3, 4)) == (0, 0, 0)
     assert not negative(Image.new("L", (4, 4), 0)).info.get(BITONAL_KEY)
+
+
+def test_the_negative_turns_a_screenshots_finer_copy_too() -> None:
+    """A dark-themed screenshot's labels are read in its negative's finer grey copy (imageio.DETAIL_KEY)."""
+    dark = Image.new("RGB", (40, 30), (20, 20, 20))
+    dark.putpixel((3, 4), (230, 230, 230))
+    detail = np.full((60, 80), 20, dtype=np.uint8)
+    detail[6:20, 6:40] = 230  # a label: ink on a tenth of the copy
+    dark.info[DETAIL_KEY] = detail
+    inverted = negative(dark).info[DETAIL_KEY]
+    assert inverted.shape == detail.shape and inverted[0, 0] >= 250 and inverted[6, 6] <= 5  # dark ink on white

@@ -224,6 +224,23 @@ def test_every_mode_and_size_predicts(tmp_path: Path, name: str) -> None:
     assert -180.0 <= result.angle < 180.0
 
 
+def test_a_large_lossless_image_keeps_a_finer_grey_copy_for_its_labels(tmp_path: Path) -> None:
+    """A screenshot's labels are read in a grey copy up to 2048 px (imageio.DETAIL_KEY); a JPEG keeps none."""
+    screen = photo(3000, 1800).convert("P")  # a palette PNG, as screenshot tools often write
+    screen.save(tmp_path / "screen.png")
+    image = load_for_prediction(str(tmp_path / "screen.png"))
+    detail = image.info[imageio.DETAIL_KEY]
+    assert max(image.size) == 1024 and detail.dtype == np.uint8 and detail.shape == (1229, 2048)
+    # The same picture, finer: shrunk to the prediction size it matches the prediction image.
+    shrunk = np.asarray(Image.fromarray(detail).resize(image.size, Image.Resampling.BOX), dtype=np.float32)
+    assert np.abs(shrunk - np.asarray(image.convert("L"), dtype=np.float32)).mean() < 3.0
+    photo(3000, 1800).save(tmp_path / "photo.jpg")
+    photo(900, 600).save(tmp_path / "small.png")
+    text_page(2400, 1800).convert("1").save(tmp_path / "scan.png")
+    for name in ("photo.jpg", "small.png", "scan.png"):  # lossy, already fine enough, or a bitonal scan
+        assert imageio.DETAIL_KEY not in load_for_prediction(str(tmp_path / name)).info, name
+
+
 def test_colours_are_normalised_without_errors(tmp_path: Path) -> None:
     clear = Image.new("RGBA", (40, 30), (255, 0, 0, 0))  # fully transparent red
     clear.save(tmp_path / "clear.png")

@@ -325,6 +325,31 @@ def test_screen_sets_split_the_screenshots_by_file_and_pose_each_once(tmp_path: 
         assert np.abs(np.asarray(posed, dtype=int) - np.asarray(expected, dtype=int)).max() <= 1
 
 
+def test_desktop_sets_lay_each_halfs_screenshots_on_a_full_screen(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``devset desktops``: full-screen captures made of one half's screenshots only, posed with the SPEC's answers."""
+    from rotbgr_core.geometry import make_rotated
+    from rotbgr_core.training import devset
+
+    images = tmp_path / "raw" / "gimp-help-en" / "usr" / "share" / "gimp" / "2.0" / "help" / "en" / "images"
+    (images / "dialogs").mkdir(parents=True)
+    for number in range(4):
+        shot = Image.new("RGBA", (300, 200), (230, 230, 230, 255))
+        ImageDraw.Draw(shot).rectangle((10, 10, 120, 40 + 20 * number), fill=(20, 20, 20, 255))
+        shot.save(images / "dialogs" / f"shot{number}.png")
+    monkeypatch.setattr(devset, "DESKTOP_SCREENS", ((800, 500, 1), (1280, 800, 2)))
+    monkeypatch.setattr(devset, "DESKTOPS_PER_HALF", 6)
+    assert devset.write_desktops(tmp_path, tmp_path / "out") == {"desktops_a": 6, "desktops_b": 6}
+    for half, files in (("a", {"shot0.png", "shot2.png"}), ("b", {"shot1.png", "shot3.png"})):
+        for line in (tmp_path / "out" / f"desktops_{half}" / "truth.jsonl").read_text().splitlines():
+            truth = json.loads(line)
+            assert set(truth["source_id"].split(",")) <= files
+            assert tuple(truth["size"]) in ((800, 500), (1280, 800))
+            posed = Image.open(tmp_path / "out" / f"desktops_{half}" / truth["path"])
+            blank = Image.new("RGB", tuple(truth["size"]))
+            assert posed.size == make_rotated(blank, truth["angle"], truth["mirrored"]).size
+
+
 def _sharpness(crops: np.ndarray) -> float:
     """Mean absolute step between neighbouring pixels: a smear lowers it."""
     work = crops.astype(np.float32)
