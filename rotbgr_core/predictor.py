@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from rotbgr_core.imageio import DETAIL_KEY
-from rotbgr_core.skew import SkewEstimate, edge_orientation, estimate_skew, is_featureless
+from rotbgr_core.skew import SkewEstimate, edge_orientation, estimate_skew, is_featureless, slant_correction
 from rotbgr_core.types import Estimate
 
 if TYPE_CHECKING:  # torch-backed modules, imported only where a model is built
@@ -189,6 +189,7 @@ class DocumentAwarePredictor:
     def _fused(self, images: Sequence[Image.Image], base: LearnedPredictor) -> list[Estimate]:
         """Both verdicts added (see :class:`rotbgr_core.docorient.Fusion`)."""
         from rotbgr_core.docorient import NUM_CLASSES, SMALL_PAGE_SIDE, deskewed_windows, fused_class, score_windows
+        from rotbgr_core.geometry import normalize_angle
         from rotbgr_core.glyphs import is_smeared
         from rotbgr_core.learned import combine_log_probs, decide
 
@@ -235,7 +236,11 @@ class DocumentAwarePredictor:
                 base_scores = combine_log_probs(raw, calibration).astype(np.float64)
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
                                               page_fusion)
-                return self._glyph_page(raw, estimate, page_fusion.scores(base_scores, page_scores[index]), smeared)
+                estimate = self._glyph_page(raw, estimate, page_fusion.scores(base_scores, page_scores[index]), smeared)
+                # A page photographed at a slant or bent: its middle line, not the sharpest group of lines.
+                assert raw.deskewed_ink is not None and raw.lines_vertical is not None
+                correction = slant_correction(raw.deskewed_ink, raw.lines_vertical)
+                return replace(estimate, angle=normalize_angle(estimate.angle + correction)) if correction else estimate
             rescued = None
             if self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:
                 rescued = self._as_page(image, raw, page_calibration, fusion)

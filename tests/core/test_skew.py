@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from rotbgr_core.geometry import make_rotated
 from rotbgr_core.imageio import load_for_prediction
-from rotbgr_core.skew import edge_orientation, estimate_skew, is_featureless, shrunk_gray, tilt_line_support
+from rotbgr_core.skew import (
+    edge_orientation,
+    estimate_skew,
+    is_featureless,
+    line_tilts,
+    shrunk_gray,
+    slant_correction,
+    tilt_line_support,
+)
 from tests.core.helpers import blank_scan
 
 
@@ -169,3 +179,36 @@ def test_a_sparse_jpeg_scan_read_flattened_out_of_a_dim_room_keeps_its_skew(tmp_
         found = estimate_skew(gray, edge_orientation(gray)).angle
         errors.append(abs((found - angle + 45) % 90 - 45))  # modulo 90: the skew does not know the quarter turn
     assert max(errors) < 0.5, errors
+
+
+def _lines_mask(tilts: list[float], height: int = 900, width: int = 700) -> np.ndarray:
+    """A deskewed ink mask of text lines (rows of dashes), line ``i`` tilted by ``tilts[i]`` degrees ccw."""
+    mask = np.zeros((height, width), np.uint8)
+    for index, tilt in enumerate(tilts):
+        centre = 60 + index * (height - 120) / (len(tilts) - 1)
+        for left in range(60, width - 60, 7):
+            top = round(centre - (left - width / 2) * math.tan(math.radians(tilt)))
+            cv2.rectangle(mask, (left, top - 4), (left + 5, top + 4), 1, -1)
+    return mask.astype(bool)
+
+
+def test_each_text_lines_tilt_is_measured() -> None:
+    tilts = line_tilts(_lines_mask([0.0] * 5 + [3.0] * 5))
+    assert len(tilts) == 10
+    np.testing.assert_allclose(np.sort(tilts[:, 0]), [0.0] * 5 + [3.0] * 5, atol=0.15)
+
+
+def test_a_page_whose_lines_converge_is_answered_by_its_middle_line() -> None:
+    """Lines fanned from -1 to 5 degrees (a page at a slant) turn the answer by their middle; parallel ones do not."""
+    fanned = _lines_mask(list(np.linspace(-1.0, 5.0, 20)))
+    correction = slant_correction(fanned, vertical=False)
+    assert abs(correction + 2.0) < 0.3
+    # Lines that run down the deskewed page are measured across them.
+    assert abs(slant_correction(np.ascontiguousarray(np.rot90(fanned, -1)), vertical=True) - correction) < 0.05
+    assert slant_correction(_lines_mask([0.0] * 20), vertical=False) == 0.0
+    assert slant_correction(_lines_mask([1.0] * 20), vertical=False) == 0.0  # within the skew search's reach
+    # Twelve level lines and eight tilted ones: the middle line is level.
+    assert slant_correction(_lines_mask([0.0] * 12 + list(np.linspace(1.5, 4.0, 8))), vertical=False) == 0.0
+    # "Lines" scattered over more than 2 degrees (a figure's rules, columns), or too few to have a middle.
+    assert slant_correction(_lines_mask([0.0] * 9 + list(np.linspace(1.5, 8.0, 11))), vertical=False) == 0.0
+    assert slant_correction(_lines_mask(list(np.linspace(-1.0, 5.0, 8))), vertical=False) == 0.0
