@@ -369,24 +369,25 @@ def estimate_skew(gray: Gray, edge: tuple[float, float] | None = None) -> SkewEs
 #: and this many times longer than high.
 LINE_MIN_WIDTH = 0.1
 LINE_MIN_ELONGATION = 6.0
-#: A page whose middle text line is tilted by at least this much (degrees) against its deskewed lines ...
+#: A page whose lines, fitted at its centre, are tilted by at least this much (degrees) against its deskewed lines ...
 SLANT_MIN_TILT = 1.5
 #: ... and whose ink's projection across the lines is nearly as sharp at that tilt (this share of its sharpness at the
 #: deskewed one) has lines that are not parallel: a page photographed at a slant or bent near the spine. Only pages
-#: with at least :data:`SLANT_MIN_LINES` lines whose tilts spread (width-weighted standard deviation) by at most
-#: :data:`SLANT_MAX_SPREAD` degrees are judged: with fewer, or more scattered, "lines" (columns, figures, a thumbnail's
-#: merged rows), the median is not the page's middle. Chosen on the calibration stress sets (session 33).
+#: with at least :data:`SLANT_MIN_LINES` lines whose tilts the fit explains within :data:`SLANT_MAX_SPREAD` degrees
+#: (width-weighted root mean square) are judged: with fewer, or more scattered, "lines" (columns, figures, a
+#: thumbnail's merged rows), the fit is not the page's. Chosen on the calibration stress sets (session 33).
 SLANT_PROFILE_SHARE = 0.8
 SLANT_MIN_LINES = 12
 SLANT_MAX_SPREAD = 2.0
 
 
 def line_tilts(mask: NDArray[np.bool_], vertical: bool = False) -> NDArray[np.float64]:
-    """Rows ``(tilt, width)`` of a deskewed ink mask's text lines, tilt in degrees counter-clockwise.
+    """Rows ``(tilt, width, position)`` of a deskewed ink mask's text lines, tilt in degrees counter-clockwise.
 
     Each line is its ink smeared along the lines (a dilation about 1/60 of the page long) into one blob, measured at
-    half size; its tilt is the blob's principal axis (second moments), its weight its width. ``vertical``: the
-    lines run down the page; they are measured as the page turned a quarter counter-clockwise shows them.
+    half size; its tilt is the blob's principal axis (second moments), its weight its width, its position its
+    centre across the lines (0 to 1, from the top). ``vertical``: the lines run down the page; they are measured as
+    the page turned a quarter counter-clockwise shows them.
     """
     height, width = mask.shape
     smear = max(9, (height if vertical else width) // 60)
@@ -405,30 +406,36 @@ def line_tilts(mask: NDArray[np.bool_], vertical: bool = False) -> NDArray[np.fl
         moments = cv2.moments(blob, True)
         # Image rows grow downwards: a line rising to the right has a negative mu11, a counter-clockwise tilt.
         tilt = -0.5 * math.degrees(math.atan2(2.0 * moments["mu11"], moments["mu20"] - moments["mu02"]))
-        rows.append((tilt, float(blob_width)))
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+        rows.append((tilt, float(blob_width), (top + moments["m01"] / max(moments["m00"], 1.0)) / blobs.shape[0]))
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
 
 
 def slant_correction(mask: NDArray[np.bool_], vertical: bool) -> float:
-    """Degrees counter-clockwise that turn a deskewed page's middle text line level, where its lines are not parallel.
+    """Degrees counter-clockwise that turn a deskewed page's lines level at its centre, where they are not parallel.
 
     The skew search pins the ink's sharpest projection, which follows one group of lines. On a page photographed
-    at a slant (its lines converge) or bent near the spine, that group is often at one side, and the answer is
-    a few degrees off the page's middle. The middle line is the lines' width-weighted median tilt. It is used only
-    where it is at least :data:`SLANT_MIN_TILT` off and the projection at its tilt is nearly as sharp
-    (:data:`SLANT_PROFILE_SHARE`): on a flat page the deskewed projection is far sharper than one a degree off;
-    and only on pages of enough lines that agree well enough (:data:`SLANT_MIN_LINES`, :data:`SLANT_MAX_SPREAD`).
+    at a slant, the lines fan out: each is tilted in proportion to its distance from the page's centre, where
+    a line would be level. Bent near the spine, they bow. The answer then follows the lines at one side, a few
+    degrees off. The lines' tilts are fitted as a straight function of their position across the page (weighted by
+    their widths), and the fit is read at the centre. That value is used only:
+    - where it is at least :data:`SLANT_MIN_TILT` off;
+    - where the projection at that tilt is nearly as sharp (:data:`SLANT_PROFILE_SHARE`): on a flat page the
+      deskewed projection is far sharper than one a degree off;
+    - on pages of enough lines (:data:`SLANT_MIN_LINES`) that the fit explains well enough
+      (:data:`SLANT_MAX_SPREAD`).
+
     ``vertical``: the page's lines run down the deskewed page. 0 where no correction applies.
     """
     tilts = line_tilts(mask, vertical)
     if len(tilts) < SLANT_MIN_LINES:
         return 0.0
-    mean = float(np.average(tilts[:, 0], weights=tilts[:, 1]))
-    if np.average((tilts[:, 0] - mean) ** 2, weights=tilts[:, 1]) > SLANT_MAX_SPREAD ** 2:
+    weights = np.sqrt(tilts[:, 1])
+    design = np.stack([np.ones(len(tilts)), tilts[:, 2] - 0.5], axis=1)
+    fit, *_ = np.linalg.lstsq(design * weights[:, None], tilts[:, 0] * weights, rcond=None)
+    residuals = tilts[:, 0] - design @ fit
+    if np.average(residuals ** 2, weights=tilts[:, 1]) > SLANT_MAX_SPREAD ** 2:
         return 0.0
-    order = np.argsort(tilts[:, 0])
-    weights = np.cumsum(tilts[order, 1]) / tilts[:, 1].sum()
-    middle = float(tilts[order, 0][int(np.searchsorted(weights, 0.5))])
+    middle = float(fit[0])
     if abs(middle) < SLANT_MIN_TILT:
         return 0.0
     across = np.ascontiguousarray(np.rot90(mask, 1)) if vertical else mask

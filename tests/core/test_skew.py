@@ -181,11 +181,15 @@ def test_a_sparse_jpeg_scan_read_flattened_out_of_a_dim_room_keeps_its_skew(tmp_
     assert max(errors) < 0.5, errors
 
 
-def _lines_mask(tilts: list[float], height: int = 900, width: int = 700) -> np.ndarray:
-    """A deskewed ink mask of text lines (rows of dashes), line ``i`` tilted by ``tilts[i]`` degrees ccw."""
+def _lines_mask(tilts: list[float], height: int = 900, width: int = 700,
+                span: tuple[float, float] = (60 / 900, 840 / 900)) -> np.ndarray:
+    """A deskewed ink mask of text lines (rows of dashes), line ``i`` tilted by ``tilts[i]`` degrees ccw.
+
+    The lines are spread evenly over ``span`` (fractions of the height).
+    """
     mask = np.zeros((height, width), np.uint8)
     for index, tilt in enumerate(tilts):
-        centre = 60 + index * (height - 120) / (len(tilts) - 1)
+        centre = height * (span[0] + index * (span[1] - span[0]) / (len(tilts) - 1))
         for left in range(60, width - 60, 7):
             top = round(centre - (left - width / 2) * math.tan(math.radians(tilt)))
             cv2.rectangle(mask, (left, top - 4), (left + 5, top + 4), 1, -1)
@@ -198,8 +202,8 @@ def test_each_text_lines_tilt_is_measured() -> None:
     np.testing.assert_allclose(np.sort(tilts[:, 0]), [0.0] * 5 + [3.0] * 5, atol=0.15)
 
 
-def test_a_page_whose_lines_converge_is_answered_by_its_middle_line() -> None:
-    """Lines fanned from -1 to 5 degrees (a page at a slant) turn the answer by their middle; parallel ones do not."""
+def test_a_page_whose_lines_converge_is_answered_by_its_lines_at_its_centre() -> None:
+    """Lines fanned from -1 to 5 degrees (a page at a slant) turn the answer by their tilt at the page's centre."""
     fanned = _lines_mask(list(np.linspace(-1.0, 5.0, 20)))
     correction = slant_correction(fanned, vertical=False)
     assert abs(correction + 2.0) < 0.3
@@ -207,6 +211,10 @@ def test_a_page_whose_lines_converge_is_answered_by_its_middle_line() -> None:
     assert abs(slant_correction(np.ascontiguousarray(np.rot90(fanned, -1)), vertical=True) - correction) < 0.05
     assert slant_correction(_lines_mask([0.0] * 20), vertical=False) == 0.0
     assert slant_correction(_lines_mask([1.0] * 20), vertical=False) == 0.0  # within the skew search's reach
+    # Text on the upper half only, at a slant whose lines would be level at the page's centre: left alone, although
+    # the text's own middle line is tilted by 1.9 degrees.
+    positions = np.linspace(0.1, 0.55, 16)
+    assert slant_correction(_lines_mask(list(10.0 * (positions - 0.5)), span=(0.1, 0.55)), vertical=False) == 0.0
     # Twelve level lines and eight tilted ones: the middle line is level.
     assert slant_correction(_lines_mask([0.0] * 12 + list(np.linspace(1.5, 4.0, 8))), vertical=False) == 0.0
     # "Lines" scattered over more than 2 degrees (a figure's rules, columns), or too few to have a middle.
