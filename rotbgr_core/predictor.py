@@ -237,7 +237,7 @@ class DocumentAwarePredictor:
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
                                               page_fusion)
                 estimate = self._glyph_page(raw, estimate, page_fusion.scores(base_scores, page_scores[index]), smeared)
-                # A page photographed at a slant or bent: its middle line, not the sharpest group of lines.
+                # A page photographed at a slant or bent: its lines at its centre, not its sharpest group of lines.
                 assert raw.deskewed_ink is not None and raw.lines_vertical is not None
                 correction = slant_correction(raw.deskewed_ink, raw.lines_vertical)
                 return replace(estimate, angle=normalize_angle(estimate.angle + correction)) if correction else estimate
