@@ -611,14 +611,15 @@ def write_desktops(cache: Path, out: Path) -> dict[str, int]:
     Each half takes its windows from the same half of the files as :func:`write_screens`, so that ``desktops_a``
     is chosen on and ``desktops_b`` reports. Posed as the screenshots are.
     """
-    files = [path for path in _gimp_screenshots(cache) if _big_enough(path)]
+    files = _gimp_screenshots(cache)
     counts = {}
     for half, seed in (("a", 21), ("b", 22)):
         rng = np.random.default_rng(seed)
         target = out / f"desktops_{half}"
         target.mkdir(parents=True, exist_ok=True)
         lines = []
-        half_files = files[0 if half == "a" else 1::2]
+        # Split as write_screens splits, then drop the buttons: a window is in one half only.
+        half_files = [path for path in files[0 if half == "a" else 1::2] if _big_enough(path)]
         while len(lines) < DESKTOPS_PER_HALF:
             desktop, used = _desktop(half_files, rng)
             if not used:

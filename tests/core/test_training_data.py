@@ -337,10 +337,13 @@ def test_desktop_sets_lay_each_halfs_screenshots_on_a_full_screen(tmp_path: Path
         shot = Image.new("RGBA", (300, 200), (230, 230, 230, 255))
         ImageDraw.Draw(shot).rectangle((10, 10, 120, 40 + 20 * number), fill=(20, 20, 20, 255))
         shot.save(images / "dialogs" / f"shot{number}.png")
+    # A button sorted between two windows: the halves are split as `devset screens` splits them, buttons and all.
+    Image.new("RGBA", (32, 32)).save(images / "dialogs" / "shot0b.png")
     monkeypatch.setattr(devset, "DESKTOP_SCREENS", ((800, 500, 1), (1280, 800, 2)))
     monkeypatch.setattr(devset, "DESKTOPS_PER_HALF", 6)
     assert devset.write_desktops(tmp_path, tmp_path / "out") == {"desktops_a": 6, "desktops_b": 6}
-    for half, files in (("a", {"shot0.png", "shot2.png"}), ("b", {"shot1.png", "shot3.png"})):
+    # Sorted: shot0, shot0b (too small), shot1, shot2, shot3; every other one from the first, and from the second.
+    for half, files in (("a", {"shot0.png", "shot1.png", "shot3.png"}), ("b", {"shot2.png"})):
         for line in (tmp_path / "out" / f"desktops_{half}" / "truth.jsonl").read_text().splitlines():
             truth = json.loads(line)
             assert set(truth["source_id"].split(",")) <= files
