@@ -285,8 +285,13 @@ def flat_share(gray: U8) -> float:
     Rendered images (screenshots, diagrams, drawings) are mostly flat fills; a photo's sensor noise and JPEG
     coding leave almost none (median 4% on the calibration photos, 68% on GIMP's help screenshots).
     """
+    return float(np.mean(_flat_pixels(gray)))
+
+
+def _flat_pixels(gray: U8) -> NDArray[np.bool_]:
+    """Which pixels of a grey image have a 3 x 3 neighbourhood of one exact grey level (a rendered flat fill)."""
     kernel = np.ones((3, 3), np.uint8)
-    return float(np.mean(cv2.dilate(gray, kernel) == cv2.erode(gray, kernel)))
+    return np.asarray(cv2.dilate(gray, kernel) == cv2.erode(gray, kernel))
 
 
 #: :func:`dark_on_light` judges a region's background over this many cells of a 1/128 of the long side each.
@@ -305,8 +310,7 @@ def dark_on_light(gray: U8) -> U8:
     cell = max(2, max(height, width) // 128)
     size = (max(1, width // cell), max(1, height // cell))
     background = cv2.medianBlur(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), POLARITY_CELLS)
-    kernel = np.ones((3, 3), np.uint8)
-    flat = (cv2.dilate(gray, kernel) == cv2.erode(gray, kernel)).view(np.uint8) * np.uint8(255)
+    flat = _flat_pixels(gray).view(np.uint8) * np.uint8(255)
     rendered = cv2.medianBlur(cv2.resize(flat, size, interpolation=cv2.INTER_AREA), POLARITY_CELLS)
     dark = (background < 128) & (rendered >= 128)
     dark_full = cv2.resize(dark.view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).view(np.bool_)

@@ -544,12 +544,8 @@ def write_screens(cache: Path, out: Path) -> dict[str, int]:
                     continue
                 screen = Image.new("RGBA", image.size, (255, 255, 255, 255))
                 screen.alpha_composite(image.convert("RGBA"))
-            screen = screen.convert("RGB")
-            angle, mirrored = _screen_pose(rng)
-            name = f"screen_{len(lines):04d}.png"
-            make_rotated(screen, angle, mirrored, fill=screen.getpixel((0, 0))).save(target / name)
-            lines.append(json.dumps({"path": name, "angle": round(wrap_angle(angle), 4), "mirrored": mirrored,
-                                     "source_id": str(path.relative_to(root))}))
+            lines.append(_posed_screen(screen.convert("RGB"), target / f"screen_{len(lines):04d}.png", rng,
+                                       source_id=str(path.relative_to(root))))
         (target / "truth.jsonl").write_text("\n".join(lines) + "\n")
         counts[target.name] = len(lines)
     return counts
@@ -624,11 +620,8 @@ def write_desktops(cache: Path, out: Path) -> dict[str, int]:
             desktop, used = _desktop(half_files, rng)
             if not used:
                 continue
-            angle, mirrored = _screen_pose(rng)
-            name = f"desktop_{len(lines):04d}.png"
-            make_rotated(desktop, angle, mirrored, fill=desktop.getpixel((0, 0))).save(target / name)
-            lines.append(json.dumps({"path": name, "angle": round(wrap_angle(angle), 4), "mirrored": mirrored,
-                                     "source_id": ",".join(used), "size": list(desktop.size)}))
+            lines.append(_posed_screen(desktop, target / f"desktop_{len(lines):04d}.png", rng,
+                                       source_id=",".join(used), size=list(desktop.size)))
         (target / "truth.jsonl").write_text("\n".join(lines) + "\n")
         counts[target.name] = len(lines)
     return counts
@@ -640,13 +633,19 @@ def _big_enough(path: Path) -> bool:
         return image.width >= SCREEN_MIN_SIZE[0] and image.height >= SCREEN_MIN_SIZE[1]
 
 
-def _screen_pose(rng: np.random.Generator) -> tuple[float, bool]:
-    """A screenshot's pose: half exact quarter turns, half tilted by N(0, 3 deg) clipped to 10; 15% mirrored."""
+def _posed_screen(screen: Image.Image, path: Path, rng: np.random.Generator, **extra: object) -> str:
+    """Save ``screen`` posed at ``path`` and return its truth line (with ``extra`` fields).
+
+    Half the poses are exact quarter turns, half tilted by N(0, 3 deg) clipped to 10; 15% are mirrored. The corners
+    are filled with the screen's corner colour.
+    """
     exact = rng.random() < 0.5
     angle = float(rng.choice([0.0, 90.0, 180.0, -90.0]))
     if not exact:
         angle += float(np.clip(rng.normal(0.0, 3.0), -10.0, 10.0))
-    return angle, bool(rng.random() < 0.15)
+    mirrored = bool(rng.random() < 0.15)
+    make_rotated(screen, angle, mirrored, fill=screen.getpixel((0, 0))).save(path)
+    return json.dumps({"path": path.name, "angle": round(wrap_angle(angle), 4), "mirrored": mirrored, **extra})
 
 
 def main(argv: list[str] | None = None) -> int:
