@@ -21,7 +21,15 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from rotbgr_core.imageio import DETAIL_KEY
-from rotbgr_core.skew import SkewEstimate, edge_orientation, estimate_skew, is_featureless, slant_correction
+from rotbgr_core.skew import (
+    SkewEstimate,
+    edge_orientation,
+    estimate_skew,
+    is_featureless,
+    keystone_correction,
+    line_tilts,
+    slant_correction,
+)
 from rotbgr_core.types import Estimate
 
 if TYPE_CHECKING:  # torch-backed modules, imported only where a model is built
@@ -237,9 +245,14 @@ class DocumentAwarePredictor:
                 estimate = self._page_verdict(raw.skew_angle, base_scores, page_scores[index], raw.skew_strength,
                                               page_fusion)
                 estimate = self._glyph_page(raw, estimate, page_fusion.scores(base_scores, page_scores[index]), smeared)
-                # A page photographed at a slant or bent: its lines at its centre, not its sharpest group of lines.
+                # A page photographed at a slant or bent: its lines at its centre, not its sharpest group of lines;
+                # at a slant and turned, sheared: its lines and its strokes at its centre, together (not where a
+                # shaking hand smeared the strokes: the smear leans them).
                 assert raw.deskewed_ink is not None and raw.lines_vertical is not None
-                correction = slant_correction(raw.deskewed_ink, raw.lines_vertical)
+                tilts = line_tilts(raw.deskewed_ink, raw.lines_vertical)
+                correction = slant_correction(raw.deskewed_ink, raw.lines_vertical, tilts)
+                if not smeared:
+                    correction = keystone_correction(raw.deskewed, raw.lines_vertical, tilts, correction)
                 return replace(estimate, angle=normalize_angle(estimate.angle + correction)) if correction else estimate
             rescued = None
             if self.rescue_photo_pages and raw.doc_prob >= RESCUE_DOC_PROB:

@@ -410,7 +410,20 @@ def line_tilts(mask: NDArray[np.bool_], vertical: bool = False) -> NDArray[np.fl
     return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
 
 
-def slant_correction(mask: NDArray[np.bool_], vertical: bool) -> float:
+def line_fit(tilts: NDArray[np.float64]) -> tuple[float, float, float]:
+    """A page's line tilts (rows of :func:`line_tilts`) fitted as a straight function of their position.
+
+    Returns the fit at the page's centre, its slope (degrees from the top of the page to its bottom) and the
+    residual's width-weighted root mean square. Each line weighs the square root of its width.
+    """
+    weights = np.sqrt(tilts[:, 1])
+    design = np.stack([np.ones(len(tilts)), tilts[:, 2] - 0.5], axis=1)
+    fit, *_ = np.linalg.lstsq(design * weights[:, None], tilts[:, 0] * weights, rcond=None)
+    residuals = tilts[:, 0] - design @ fit
+    return float(fit[0]), float(fit[1]), float(math.sqrt(np.average(residuals ** 2, weights=tilts[:, 1])))
+
+
+def slant_correction(mask: NDArray[np.bool_], vertical: bool, tilts: NDArray[np.float64] | None = None) -> float:
     """Degrees counter-clockwise that turn a deskewed page's lines level at its centre, where they are not parallel.
 
     The skew search pins the ink's sharpest projection, which follows one group of lines. On a page photographed
@@ -424,18 +437,16 @@ def slant_correction(mask: NDArray[np.bool_], vertical: bool) -> float:
     - on pages of enough lines (:data:`SLANT_MIN_LINES`) that the fit explains well enough
       (:data:`SLANT_MAX_SPREAD`).
 
-    ``vertical``: the page's lines run down the deskewed page. 0 where no correction applies.
+    ``vertical``: the page's lines run down the deskewed page; ``tilts``: its :func:`line_tilts`, where the caller
+    has them. 0 where no correction applies.
     """
-    tilts = line_tilts(mask, vertical)
+    if tilts is None:
+        tilts = line_tilts(mask, vertical)
     if len(tilts) < SLANT_MIN_LINES:
         return 0.0
-    weights = np.sqrt(tilts[:, 1])
-    design = np.stack([np.ones(len(tilts)), tilts[:, 2] - 0.5], axis=1)
-    fit, *_ = np.linalg.lstsq(design * weights[:, None], tilts[:, 0] * weights, rcond=None)
-    residuals = tilts[:, 0] - design @ fit
-    if np.average(residuals ** 2, weights=tilts[:, 1]) > SLANT_MAX_SPREAD ** 2:
+    middle, _, spread = line_fit(tilts)
+    if spread > SLANT_MAX_SPREAD:
         return 0.0
-    middle = float(fit[0])
     if abs(middle) < SLANT_MIN_TILT:
         return 0.0
     across = np.ascontiguousarray(np.rot90(mask, 1)) if vertical else mask
@@ -448,3 +459,85 @@ def slant_correction(mask: NDArray[np.bool_], vertical: bool) -> float:
     if tilted < SLANT_PROFILE_SHARE * level:
         return 0.0
     return -middle
+
+
+#: The strokes across a deskewed page's lines (a letter's stems) are measured in its middle half, each way, on the
+#: edges among the strongest tenth of its gradients that run within 45 degrees of across the lines.
+STROKE_REGION = 0.5
+STROKE_EDGE_PERCENTILE = 90.0
+#: Their tilt is the peak of the edges' directions (a histogram in half-degree steps, smoothed over 4.5 degrees),
+#: moved to the weighted mean of the directions within this many degrees of it, a few times.
+STROKE_WINDOW = 8.0
+
+
+def stroke_tilt(gray: Gray, vertical: bool, sigma: float) -> float:
+    """Counter-clockwise tilt, in degrees, of the strokes that cross a deskewed page's lines, in its middle.
+
+    ``gray``: the deskewed page; ``vertical``: its lines run down it; ``sigma``: a Gaussian blur (pixels) first, or
+    0. On a level page they stand upright (0); sheared, they lean. Small-kernel gradients read a thin stroke's lean
+    short (a three-degree lean as about 2.3), a blur of a pixel does not; the blur's reading, in turn, can be pulled
+    by a page's own slanted shapes. Both are used (:func:`keystone_correction`).
+    """
+    page = np.ascontiguousarray(np.rot90(gray, 1)) if vertical else gray
+    height, width = page.shape
+    margin_y, margin_x = (int(side * (1.0 - STROKE_REGION) / 2.0) for side in (height, width))
+    region = page[margin_y:height - margin_y, margin_x:width - margin_x].astype(np.float32)
+    if region.size < 400:
+        return 0.0
+    if sigma > 0:
+        region = np.asarray(cv2.GaussianBlur(region, (0, 0), sigma), dtype=np.float32)
+    gx = cv2.Sobel(region, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(region, cv2.CV_32F, 0, 1, ksize=3)
+    magnitude = cv2.magnitude(gx, gy)
+    edges = (magnitude > np.percentile(magnitude, STROKE_EDGE_PERCENTILE)) & (np.abs(gy) < np.abs(gx))
+    if np.count_nonzero(edges) < 50:
+        return 0.0
+    # A stroke leaning counter-clockwise has its gradient turned clockwise: image rows grow downwards.
+    lean = np.degrees(np.arctan(gy[edges] / gx[edges]))
+    weights = magnitude[edges]
+    histogram, bounds = np.histogram(lean, bins=180, range=(-45.0, 45.0), weights=weights)
+    histogram = np.convolve(histogram, np.ones(9) / 9.0, mode="same")
+    peak = float(bounds[int(np.argmax(histogram))]) + 0.25
+    for _ in range(4):
+        near = np.abs(lean - peak) < STROKE_WINDOW
+        if not near.any():
+            break
+        peak = float(np.average(lean[near], weights=weights[near]))
+    return -peak
+
+
+#: A page photographed at a slant is answered by its lines and its strokes together only where at least this many
+#: lines are found, ...
+KEYSTONE_MIN_LINES = 8
+#: ... their tilts change by at least this many degrees from its top to its bottom (they converge), ...
+KEYSTONE_MIN_CONVERGENCE = 4.0
+#: ... the strokes' two readings (sharp and blurred) agree within this many degrees, ...
+KEYSTONE_MAX_DISAGREEMENT = 2.0
+#: ... lean at most this much (a steeper lean is a page's own slanted shapes, as italics' 12 degrees) ...
+KEYSTONE_MAX_LEAN = 12.0
+#: ... and are not square to the lines by at least this much. Chosen on the calibration stress sets (session 34).
+KEYSTONE_MIN_SHEAR = 2.0
+
+
+def keystone_correction(gray: Gray, vertical: bool, tilts: NDArray[np.float64], slant: float) -> float:
+    """Degrees counter-clockwise that turn a deskewed page upright at its centre, seen at a slant.
+
+    A page photographed at a slant (its far edge shorter) and turned in the photo by some angle is not only
+    rotated but sheared: in its middle, its lines and the strokes that cross them are no longer square to each
+    other. Lines at 45 degrees under a quarter-shorter top edge show at about 49, its strokes at about 131. No
+    turn makes both level and upright. The one nearest the distortion (the rotation of its polar decomposition)
+    splits the difference: the mean of the lines' tilt and the strokes' lean. Turning by the lines alone leaves the
+    answer off by half the shear: up to 4-5 degrees.
+
+    ``gray``: the deskewed page; ``vertical``: its lines run down it; ``tilts``: its :func:`line_tilts`;
+    ``slant``: :func:`slant_correction`'s answer (the lines' tilt at the centre, negated, or 0). Returns ``slant``
+    unless every test of :data:`KEYSTONE_MIN_LINES` to :data:`KEYSTONE_MIN_SHEAR` passes.
+    """
+    if len(tilts) < KEYSTONE_MIN_LINES or abs(line_fit(tilts)[1]) < KEYSTONE_MIN_CONVERGENCE:
+        return slant
+    lean, lines = stroke_tilt(gray, vertical, 1.0), -slant
+    if abs(lean) > KEYSTONE_MAX_LEAN or abs(lean - lines) < KEYSTONE_MIN_SHEAR:
+        return slant
+    if abs(lean - stroke_tilt(gray, vertical, 0.0)) > KEYSTONE_MAX_DISAGREEMENT:
+        return slant
+    return -(lines + lean) / 2.0

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from rotbgr_core.types import Estimate
 
@@ -101,3 +101,15 @@ def leftover_temporaries(root: Path) -> list[str]:
     """Temporary or hidden files left below ``root``."""
     return [str(path) for path in root.rglob("*")
             if path.is_file() and (path.name.startswith(".") or path.name.endswith(".rotbgr-tmp"))]
+
+
+def lines_page(font_size: int = 20, first: int = 90, end: int = 1200) -> Image.Image:
+    """A 1000 x 1300 grey page with a line of nine words every 34 px from ``first`` to ``end``."""
+    page = Image.new("L", (1000, 1300), 245)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=font_size)
+    rng = np.random.default_rng(3)
+    words = "archive scanned page skew deskew upright rotate mirror paper text line".split()
+    for y in range(first, end, 34):
+        draw.text((80, y), " ".join(rng.choice(words, 9)), fill=25, font=font)
+    return page

@@ -15,24 +15,15 @@ from rotbgr_core.skew import (
     edge_orientation,
     estimate_skew,
     is_featureless,
+    keystone_correction,
     line_tilts,
     shrunk_gray,
     slant_correction,
+    stroke_tilt,
     tilt_line_support,
 )
 from tests.core.helpers import blank_scan
-
-
-def _page(font_size: int = 20, first: int = 90, end: int = 1200) -> Image.Image:
-    """A 1000 x 1300 page with a line of nine words every 34 px from ``first`` to ``end``."""
-    page = Image.new("L", (1000, 1300), 245)
-    draw = ImageDraw.Draw(page)
-    font = ImageFont.load_default(size=font_size)
-    rng = np.random.default_rng(3)
-    words = "archive scanned page skew deskew upright rotate mirror paper text line".split()
-    for y in range(first, end, 34):
-        draw.text((80, y), " ".join(rng.choice(words, 9)), fill=25, font=font)
-    return page
+from tests.core.helpers import lines_page as _page
 
 
 def test_projection_skew_is_precise_over_plus_minus_45() -> None:
@@ -220,3 +211,44 @@ def test_a_page_whose_lines_converge_is_answered_by_its_lines_at_its_centre() ->
     # "Lines" scattered over more than 2 degrees (a figure's rules, columns), or too few to have a middle.
     assert slant_correction(_lines_mask([0.0] * 9 + list(np.linspace(1.5, 8.0, 11))), vertical=False) == 0.0
     assert slant_correction(_lines_mask(list(np.linspace(-1.0, 5.0, 8))), vertical=False) == 0.0
+
+
+def _sheared(page: Image.Image, lean: float) -> np.ndarray:
+    """``page`` with every column slid sideways in proportion to its height: its strokes lean ``lean`` degrees ccw."""
+    pixels = np.asarray(page)
+    height = pixels.shape[0]
+    shift = math.tan(math.radians(lean))
+    matrix = np.float32([[1.0, shift, -shift * height / 2.0], [0.0, 1.0, 0.0]])
+    return cv2.warpAffine(pixels, matrix, (pixels.shape[1], height), flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=245)
+
+
+def test_the_strokes_lean_across_the_lines_is_read() -> None:
+    """Level lines whose letters lean (a page seen sheared) read as that lean; a page turned a little, as its turn."""
+    page = _page()
+    for lean in (-6.0, 0.0, 4.0):
+        sheared = _sheared(page, lean)
+        assert abs(stroke_tilt(sheared, False, 1.0) - lean) < 0.6, lean
+        # Lines that run down the deskewed page: the strokes are read across them.
+        assert abs(stroke_tilt(np.ascontiguousarray(np.rot90(sheared, -1)), True, 1.0) - lean) < 0.6
+    turned = np.asarray(page.rotate(3.0, resample=Image.Resampling.BICUBIC, fillcolor=245))
+    assert abs(stroke_tilt(turned, False, 1.0) - 3.0) < 0.6
+    # Small-kernel gradients read a thin stroke's lean short, the reason the blurred reading is the one used.
+    assert 1.5 < stroke_tilt(turned, False, 0.0) < 3.0
+
+
+def test_a_page_at_a_slant_and_turned_is_answered_between_its_lines_and_its_strokes() -> None:
+    """Converging lines whose strokes are not square to them: the answer splits the difference."""
+    fanned = _lines_mask(list(np.linspace(-2.0, 4.0, 20)))  # level at the middle, converging by 6 degrees
+    tilts = line_tilts(fanned)
+    sheared = _sheared(_page(), 5.0)
+    assert abs(keystone_correction(sheared, False, tilts, 0.0) + 2.5) < 0.4
+    # The lines' own turn at the centre (the slant correction's) counts too.
+    assert abs(keystone_correction(sheared, False, tilts, -1.0) + 3.0) < 0.4
+    # Parallel lines (a page seen square-on, italics): the slant correction's answer stands.
+    assert keystone_correction(sheared, False, line_tilts(_lines_mask([0.0] * 20)), 0.0) == 0.0
+    # Strokes square to the lines, or leaning more than any slant makes them (a page's own slanted shapes).
+    assert keystone_correction(np.asarray(_page()), False, tilts, 0.0) == 0.0
+    assert keystone_correction(_sheared(_page(), 16.0), False, tilts, 0.0) == 0.0
+    # Too few lines to judge.
+    assert keystone_correction(sheared, False, line_tilts(_lines_mask(list(np.linspace(-2.0, 4.0, 6)))), 0.0) == 0.0
