@@ -530,8 +530,9 @@ def keystone_correction(gray: Gray, vertical: bool, tilts: NDArray[np.float64], 
     answer off by half the shear: up to 4-5 degrees.
 
     ``gray``: the deskewed page; ``vertical``: its lines run down it; ``tilts``: its :func:`line_tilts`;
-    ``slant``: :func:`slant_correction`'s answer (the lines' tilt at the centre, negated, or 0). Returns ``slant``
-    unless every test of :data:`KEYSTONE_MIN_LINES` to :data:`KEYSTONE_MIN_SHEAR` passes.
+    ``slant``: :func:`slant_correction`'s answer (the lines' tilt at the centre, negated, where it applies; 0 where
+    the deskewed lines are taken as level). Returns ``slant`` unless every test of :data:`KEYSTONE_MIN_LINES` to
+    :data:`KEYSTONE_MIN_SHEAR` passes.
     """
     if len(tilts) < KEYSTONE_MIN_LINES or abs(line_fit(tilts)[1]) < KEYSTONE_MIN_CONVERGENCE:
         return slant
