@@ -253,16 +253,19 @@ def smear_anisotropy(gray: U8) -> float:
     strokes run every way. Measured on the page shrunk to :data:`SMEAR_SIDE`, under a Hann window (so that its
     edges make no streaks), in :data:`SMEAR_SECTORS` sectors of the half plane, less :data:`SMEAR_AXIS_CONE`.
     The windowed page is laid on a square canvas of that side, so that every page shares one map of the sectors
-    (about 10 ms a page; measuring each page's own spectrum took 30, for values within 0.07).
+    (a spectrum of each page's own size cost more, for values within 0.07). On a 1,700 px page: about 15 ms.
     """
     work = shrunk_gray(gray, SMEAR_SIDE).astype(np.float32)
     work -= work.mean()
     height, width = work.shape
     canvas = np.zeros((SMEAR_SIDE, SMEAR_SIDE), dtype=np.float32)
-    canvas[:height, :width] = work * np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
-    spectrum = np.fft.rfft2(canvas)
+    canvas[:height, :width] = (work * np.hanning(height).astype(np.float32)[:, None]
+                               * np.hanning(width).astype(np.float32)[None, :])
+    # OpenCV's single-precision DFT, cut to rfft2's half plane: about 4 ms, against 20 for numpy's rfft2 (the same
+    # values within 1e-7; no answer moved on 1,500 dev and stress images).
+    spectrum = cv2.dft(canvas, flags=cv2.DFT_COMPLEX_OUTPUT)[:, :SMEAR_SIDE // 2 + 1]
     flat, sector, counts = _smear_sectors()
-    power = (spectrum.real ** 2 + spectrum.imag ** 2).ravel()[flat]
+    power = (spectrum[..., 0] ** 2 + spectrum[..., 1] ** 2).ravel()[flat]
     mean_power = np.bincount(sector, weights=power, minlength=SMEAR_SECTORS) / counts
     logs = np.log(mean_power + 1e-9)
     return float(logs.max() - logs.min())
