@@ -257,7 +257,8 @@ def _half_spectrum(mask: NDArray[np.bool_]) -> tuple[NDArray[np.float32], int]:
     # OpenCV's DFT is about twice as fast as numpy's here; rows 0..size/2 are ky >= 0, columns kx.
     spectrum = cv2.dft(padded, flags=cv2.DFT_COMPLEX_OUTPUT)[: size // 2 + 1]
     magnitude = cv2.magnitude(spectrum[:, :, 0], spectrum[:, :, 1])
-    return np.log1p(magnitude).astype(np.float32), size
+    # OpenCV's log: about 2 ms at 2048 px, where numpy's float32 log1p took 35 (the same within 5e-7).
+    return np.asarray(cv2.log(magnitude + np.float32(1.0)), dtype=np.float32), size
 
 
 def _ray_scores(magnitude: NDArray[np.float32], size: int, tilts: NDArray[np.float64]) -> NDArray[np.float64]:
