@@ -195,6 +195,15 @@ FIGURE_TOTAL_MARGIN = 10.0
 #: (summed log-probability). Chosen on GIMP's help screenshots (half a) and the calibration photos: 91 -> 101 of the
 #: 133 screenshots fully correct, none broken; the 300 photos unchanged (none passes both tests).
 SCREEN_FLAT_SHARE = 0.5
+#: A large lossless image (one with a finer copy, :data:`rotbgr_core.imageio.DETAIL_KEY`) is a screen at a lower share
+#: of flat fills where its long straight lines nearly all run along two square directions
+#: (:func:`rotbgr_core.skew.square_lines`): a full-screen capture whose windows leave much of a shaded, noisy
+#: wallpaper in view. Chosen on the desktops of half a (68 -> 90 of 100; half b 54 -> 80): a photo's edges run every
+#: way (at most 71% of their length square, or under 5 image diagonals; a drawing of a building passes), and this
+#: app's windows, with their thumbnails, are 80-92% square.
+SCREEN_DETAIL_FLAT_SHARE = 0.1
+SCREEN_SQUARE_SHARE = 0.8
+SCREEN_SQUARE_LENGTH = 4.0
 SCREEN_TOTAL_MARGIN = 20.0
 #: A screenshot's labels are read up to this many glyphs, not :data:`MAX_GLYPHS`: shrunk to the prediction size, a
 #: label's glyphs are 8-10 px high and each is only a little sure, but a screen has hundreds of them. Chosen on

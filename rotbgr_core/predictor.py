@@ -29,6 +29,7 @@ from rotbgr_core.skew import (
     keystone_correction,
     line_tilts,
     slant_correction,
+    square_lines,
 )
 from rotbgr_core.types import Estimate
 
@@ -341,10 +342,8 @@ class DocumentAwarePredictor:
         from rotbgr_core.glyphs import (
             FIGURE_PAPER_SHARE,
             GLYPH_CONFIDENCE,
-            SCREEN_FLAT_SHARE,
             SCREEN_MAX_GLYPHS,
             dark_on_light,
-            flat_share,
             glyph_verdict,
             paper_share,
             reads_figure,
@@ -358,7 +357,7 @@ class DocumentAwarePredictor:
         gray = np.asarray(image.convert("L"))
         figure = paper_share(gray) >= FIGURE_PAPER_SHARE
         # A dark-themed screenshot is read as its negative (predict_images): the glyphs are learned dark on light.
-        screen = flat_share(gray) >= SCREEN_FLAT_SHARE and not looks_negative(image)
+        screen = _looks_like_screen(image, gray) and not looks_negative(image)
         if not (figure or screen):
             return None
         skew = estimate_skew(gray, (raw.edge_angle, raw.edge_strength))
@@ -452,6 +451,29 @@ def _surer(answers: list[Estimate], indices: list[int], seconds: Sequence[Estima
             answers[index] = (replace(second, confidence=min(second.confidence, PHOTO_MAX_CONFIDENCE)) if doubtful
                               else second)
     return answers
+
+
+def _looks_like_screen(image: Image.Image, gray: NDArray[np.uint8]) -> bool:
+    """Whether a "photo" may be a screenshot.
+
+    Either mostly flat fills, or (a large lossless file, kept finer) some flat fills and long straight lines that
+    nearly all run along two square directions.
+    """
+    from rotbgr_core.glyphs import (
+        SCREEN_DETAIL_FLAT_SHARE,
+        SCREEN_FLAT_SHARE,
+        SCREEN_SQUARE_LENGTH,
+        SCREEN_SQUARE_SHARE,
+        flat_share,
+    )
+
+    flat = flat_share(gray)
+    if flat >= SCREEN_FLAT_SHARE:
+        return True
+    if DETAIL_KEY not in image.info or flat < SCREEN_DETAIL_FLAT_SHARE:
+        return False
+    share, length = square_lines(gray)
+    return share >= SCREEN_SQUARE_SHARE and length >= SCREEN_SQUARE_LENGTH
 
 
 def _glyph_estimate(skew_angle: float, quarter_turns: int, mirrored: bool, confidence: float) -> Estimate:

@@ -21,6 +21,7 @@ from rotbgr_core.skew import (
     line_tilts,
     shrunk_gray,
     slant_correction,
+    square_lines,
     stroke_tilt,
     tilt_line_support,
 )
@@ -264,3 +265,18 @@ def test_the_strokes_sharp_reading_may_fall_short_of_a_steep_lean(monkeypatch: p
         monkeypatch.setattr(skew, "stroke_tilt",
                             lambda gray, vertical, sigma, blurred=blurred, sharp=sharp: blurred if sigma else sharp)
         assert keystone_correction(page, False, tilts, 0.0) == (-blurred / 2.0 if agree else 0.0), (blurred, sharp)
+
+
+def test_a_screens_long_lines_run_square_and_a_photos_do_not() -> None:
+    """Windows and bars: nearly all their line length along two square directions; a photo's edges: far less."""
+    screen = Image.new("L", (1024, 640), 90)
+    draw = ImageDraw.Draw(screen)
+    for left, top, right, bottom in ((60, 40, 560, 400), (420, 220, 980, 590), (0, 600, 1023, 639)):
+        draw.rectangle((left, top, right, bottom), fill=230, outline=40)
+        draw.line((left, top + 30, right, top + 30), fill=40)  # a title bar
+    share, length = square_lines(np.asarray(make_rotated(screen, 27.0, False, fill=0)))
+    assert share > 0.9 and length > 4.0
+    upright = Path(__file__).resolve().parents[1] / "resources" / "upright"
+    photo = np.asarray(Image.open(upright / "chelsea.jpg").convert("L"))
+    assert square_lines(photo)[0] < 0.6
+    assert square_lines(np.full((64, 64), 128, np.uint8)) == (0.0, 0.0)
