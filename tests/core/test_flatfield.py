@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from rotbgr_core.flatfield import flattened, looks_badly_lit
+from rotbgr_core.flatfield import _smooth_share, flattened, looks_badly_lit
 from rotbgr_core.imageio import BITONAL_KEY
 from rotbgr_core.training.devset import dimmed, edge_shadow, light_ramp, vignette
 
@@ -76,3 +76,19 @@ def test_the_flattened_image_is_rgb_and_stays_bitonal() -> None:
     image.info[BITONAL_KEY] = True
     out = flattened(image)
     assert out.mode == "RGB" and out.size == (64, 48) and out.info.get(BITONAL_KEY)
+
+
+def test_the_smooth_surfaces_share_is_a_least_squares_fit() -> None:
+    """The projection on the cached basis explains the same share of the background as a least squares fit would."""
+    rng = np.random.default_rng(0)
+    for height, width in ((48, 64), (4, 4), (3, 40), (1, 30)):
+        rows, columns = np.mgrid[0:height, 0:width]
+        background = (120 + 40 * np.sin(columns / 9.0) + 0.05 * rows ** 2 + rng.normal(0, 4, (height, width)))
+        background = background.astype(np.float32)
+        values = background.ravel().astype(np.float64)
+        x, y = columns.ravel() / width, rows.ravel() / height
+        terms = np.stack([x ** i * y ** j for i in range(4) for j in range(4 - i)], axis=1)
+        fitted = terms @ np.linalg.lstsq(terms, values, rcond=None)[0]
+        expected = 1.0 - float((values - fitted).var()) / float(values.var())
+        assert abs(_smooth_share(background) - expected) < 1e-9, (height, width)
+    assert _smooth_share(np.full((8, 8), 100.0, np.float32)) == 0.0
