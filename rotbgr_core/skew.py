@@ -106,6 +106,19 @@ LINE_SIDE = 512
 LINE_PRIOR = 0.05
 
 
+def line_segments(gray: Gray) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Straight segments of a grey image, from OpenCV's line segment detector.
+
+    Returns their lengths, in image diagonals, and their directions, in degrees (``arctan2`` of rows over columns).
+    """
+    found = cv2.createLineSegmentDetector().detect(np.ascontiguousarray(gray))[0]
+    if found is None:
+        return np.zeros(0), np.zeros(0)
+    segments = np.asarray(found, dtype=np.float64).reshape(-1, 4)
+    dx, dy = segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1]
+    return np.hypot(dx, dy) / math.hypot(*gray.shape), np.degrees(np.arctan2(dy, dx))
+
+
 def tilt_line_support(gray: Gray, angle: float, tolerance: float = 1.0) -> float:
     """How much more straight-line length runs along a tilt than along the level, as a log ratio.
 
@@ -116,15 +129,8 @@ def tilt_line_support(gray: Gray, angle: float, tolerance: float = 1.0) -> float
     histogram (:func:`edge_orientation`) also counts texture; a horizon, a wall or a mast is a long straight
     segment, which foliage and fur rarely make. Positive: the tilt has the straighter lines.
     """
-    small = shrunk_gray(gray, LINE_SIDE)
-    found = cv2.createLineSegmentDetector().detect(np.ascontiguousarray(small))[0]
-    if found is None:
-        return 0.0
-    segments = np.asarray(found, dtype=np.float64).reshape(-1, 4)
-    dx, dy = segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1]
-    lengths = np.hypot(dx, dy) / math.hypot(*small.shape)
+    lengths, direction = line_segments(shrunk_gray(gray, LINE_SIDE))
     # A segment along direction theta straightens by a correction of theta modulo 90 (see the module docstring).
-    direction = np.degrees(np.arctan2(dy, dx))
 
     def along(target: float) -> float:
         off = np.mod(direction - target + 45.0, 90.0) - 45.0
@@ -148,13 +154,8 @@ def square_lines(gray: Gray) -> tuple[float, float]:
     rules all run along its two axes (80-100% of its line length, 5-16 diagonals in all); a photo's edges run every
     way, or are few. About 40-140 ms at 1,024 px.
     """
-    found = cv2.createLineSegmentDetector().detect(np.ascontiguousarray(gray))[0]
-    if found is None:
-        return 0.0, 0.0
-    segments = np.asarray(found, dtype=np.float64).reshape(-1, 4)
-    dx, dy = segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1]
-    lengths = np.hypot(dx, dy) / math.hypot(*gray.shape)
-    folded = np.mod(np.degrees(np.arctan2(dy, dx)), 90.0)
+    lengths, directions = line_segments(gray)
+    folded = np.mod(directions, 90.0)
     keep = lengths >= SQUARE_MIN_SEGMENT
     lengths, folded = lengths[keep], folded[keep]
     total = float(lengths.sum())
